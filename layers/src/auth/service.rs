@@ -1,0 +1,53 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{header, Request};
+use tower::Service;
+
+use super::{bearer_token, Authenticate};
+use crate::{AuthKind, BoxError, BoxFuture, MatchedRoute};
+
+/// The service of [`super::AuthLayer`].
+#[derive(Clone)]
+pub struct Auth<S> {
+    pub(super) inner: S,
+    pub(super) authenticator: Arc<dyn Authenticate>,
+}
+
+impl<S> std::fmt::Debug for Auth<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<Request<B>> for Auth<S>
+where
+    S: Service<Request<B>, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<S::Response, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let route = match req.extensions().get::<MatchedRoute>() {
+            Some(route) if route.meta.auth != AuthKind::None => route.clone(),
+            _ => return Box::pin(self.inner.call(req)),
+        };
+        // Take the service that was driven to readiness; leave a fresh clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let authenticator = self.authenticator.clone();
+        Box::pin(async move {
+            let token = bearer_token(req.headers().get(header::AUTHORIZATION), route.meta.auth)?;
+            let ctx = authenticator.authenticate(&route, token).await?;
+            req.extensions_mut().insert(ctx);
+            inner.call(req).await
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! App management shared by the CLI and `/openapi/v1`: import from DSL, export, delete.
+
+use serde_json::Value;
+
+use crate::dsl::{self, Dsl, DslError, ImportStatus};
+use crate::store::{AppRow, NewApp, NewWorkflow, Store, StoreError};
+
+/// An import that could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The DSL is refused.
+    #[error(transparent)]
+    Dsl(#[from] DslError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A completed import.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The new app's id.
+    pub app_id: String,
+    /// `completed` or `completed-with-warnings`.
+    pub status: ImportStatus,
+    /// The file's DSL version.
+    pub version: String,
+}
+
+fn text(app: &serde_json::Map<String, Value>, key: &str) -> String {
+    app.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Validates a DSL document for import (parsing, then what the runtimes can run).
+pub fn validate(text: &str) -> Result<Dsl, DslError> {
+    Dsl::parse(text)
+}
+
+/// Imports DSL text as a new app of `workspace_id`; `name` overrides the file's name.
+/// Nothing is stored unless the whole import succeeds.
+pub async fn import(
+    store: &Store,
+    workspace_id: &str,
+    dsl_text: &str,
+    name: Option<&str>,
+) -> Result<Imported, ImportError> {
+    let mut dsl = validate(dsl_text)?;
+    if let Some(name) = name {
+        dsl.doc["app"]["name"] = Value::String(name.to_owned());
+    }
+    let app = dsl.app().clone();
+    let workflow = dsl.mode.is_workflow_based().then(|| NewWorkflow {
+        graph: dsl.workflow_part("graph"),
+        features: dsl.workflow_part("features"),
+        environment_variables: dsl.workflow_part("environment_variables"),
+        conversation_variables: dsl.workflow_part("conversation_variables"),
+    });
+    let new = NewApp {
+        workspace_id: workspace_id.to_owned(),
+        name: text(&app, "name"),
+        mode: dsl.mode.as_str().to_owned(),
+        description: text(&app, "description"),
+        icon: text(&app, "icon"),
+        icon_type: text(&app, "icon_type"),
+        icon_background: text(&app, "icon_background"),
+        use_icon_as_answer_icon: app
+            .get("use_icon_as_answer_icon")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        dsl_version: dsl.version.clone(),
+        dsl: dsl.doc.to_string(),
+        workflow,
+    };
+    let app_id = store.insert_app(&new).await?;
+    Ok(Imported {
+        app_id,
+        status: dsl.status,
+        version: dsl.version,
+    })
+}
+
+/// The DSL YAML of a stored app (secrets blanked unless `include_secrets`).
+pub fn export(app: &AppRow, include_secrets: bool) -> String {
+    let mut doc: Value = serde_json::from_str(&app.dsl).unwrap_or(Value::Null);
+    if let Some(meta) = doc.get_mut("app").and_then(Value::as_object_mut) {
+        meta.insert("name".into(), Value::String(app.name.clone()));
+        meta.insert("mode".into(), Value::String(app.mode.clone()));
+        meta.insert("description".into(), Value::String(app.description.clone()));
+    }
+    dsl::export(&doc, include_secrets)
+}

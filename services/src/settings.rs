@@ -1,0 +1,92 @@
+//! The part of weir's configuration the domain reads (`weir.toml`; the root crate adds
+//! server keys around it and applies `WEIR_*` overrides).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Limits and defaults (`[limits]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Request body limit in bytes (uploads have their own).
+    pub body_bytes: u64,
+    /// Upload limit for documents and other files.
+    pub upload_file_bytes: u64,
+    /// Upload limit for images.
+    pub upload_image_bytes: u64,
+    /// Upload limit for videos.
+    pub upload_video_bytes: u64,
+    /// Upload limit for audio.
+    pub upload_audio_bytes: u64,
+    /// Timeout of blocking requests, seconds (streams are not cut).
+    pub request_timeout_s: u64,
+    /// Per-app cap on running generations; 0 = unlimited.
+    pub app_max_active_requests: u32,
+    /// Per-key rate, e.g. `50/s`, `1000/m`; `0/s` = off.
+    pub rate_limit_per_key: String,
+    /// Grace period for in-flight requests and streams at shutdown, seconds.
+    pub shutdown_grace_s: u64,
+    /// Longest run of a generation before it is stopped, seconds (Dify: 1200).
+    pub max_execution_s: u64,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 15 * MIB,
+            upload_file_bytes: 15 * MIB,
+            upload_image_bytes: 10 * MIB,
+            upload_video_bytes: 100 * MIB,
+            upload_audio_bytes: 50 * MIB,
+            request_timeout_s: 600,
+            app_max_active_requests: 0,
+            rate_limit_per_key: "0/s".into(),
+            shutdown_grace_s: 30,
+            max_execution_s: 1200,
+        }
+    }
+}
+
+/// One model provider table (`[providers.NAME]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProviderSettings {
+    /// Base URL of an OpenAI-compatible API, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// The API key, in clear.
+    pub api_key: String,
+    /// An environment variable holding the API key.
+    pub api_key_env: String,
+    /// Other DSL provider names served by this table.
+    pub aliases: Vec<String>,
+    /// Connect timeout, seconds.
+    pub connect_timeout_s: Option<u64>,
+    /// Read timeout (between bytes), seconds.
+    pub read_timeout_s: Option<u64>,
+}
+
+/// The domain's settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where uploaded files are stored.
+    pub data_dir: PathBuf,
+    /// Limits and defaults.
+    pub limits: Limits,
+    /// Model providers by name.
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("./weir-data"),
+            limits: Limits::default(),
+            providers: BTreeMap::new(),
+        }
+    }
+}

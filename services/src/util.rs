@@ -1,0 +1,67 @@
+//! Small shared helpers: ids, clocks, hashing.
+
+use sha2::{Digest, Sha256};
+
+/// A new time-ordered UUID (v7) as lowercase hyphenated text; ordering by id is creation
+/// order, which gives stable paging.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Unix seconds as Dify's naive ISO-8601 text (`2025-01-16T14:30:29`).
+pub fn iso(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// SHA-256 of `text` as lowercase hex.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Whether `s` is a UUID in any of its text forms.
+pub fn is_uuid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok()
+}
+
+/// `s` as a canonical lowercase hyphenated UUID, if it is one.
+pub fn canonical_uuid(s: &str) -> Option<String> {
+    uuid::Uuid::parse_str(s.trim()).ok().map(|u| u.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_ordered() {
+        let a = new_id();
+        let b = new_id();
+        assert!(a < b);
+        assert!(is_uuid(&a));
+    }
+
+    #[test]
+    fn iso_is_naive_utc() {
+        assert_eq!(iso(1_737_037_829), "2025-01-16T14:30:29");
+    }
+
+    #[test]
+    fn hashes() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

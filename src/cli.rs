@@ -1,0 +1,207 @@
+//! The operator CLI (shared/reference/OPERATOR.md): `serve`, `migrate`, `app …`, `key create`,
+//! `token create`. Errors print one line on stderr and exit non-zero.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use weir_services::store::Store;
+use weir_services::{apps, credentials};
+
+use crate::config::{Config, LogFormat};
+use crate::server::{shutdown_signal, Server};
+
+/// weir: Dify's backend API on a tower middleware stack.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about)]
+pub struct Cli {
+    /// Config file (default: ./weir.toml if it exists; env WEIR_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run pending migrations, then serve HTTP until SIGINT/SIGTERM.
+    Serve,
+    /// Run pending migrations and exit.
+    Migrate,
+    /// Manage apps.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage `/openapi/v1` bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `weir app …`.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Import a Dify DSL file as a new app; prints its id.
+    Import {
+        /// The DSL file.
+        file: PathBuf,
+        /// Name of the new app (default: the file's).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List apps: ID, MODE, NAME separated by tabs.
+    List,
+    /// Print an app as DSL YAML.
+    Export {
+        /// The app.
+        app_id: String,
+    },
+    /// Delete an app and its keys.
+    Delete {
+        /// The app.
+        app_id: String,
+    },
+}
+
+/// `weir key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an app key (or, with --knowledge, a workspace knowledge key); prints it.
+    Create {
+        /// The app (app keys).
+        app_id: Option<String>,
+        /// Create a knowledge (dataset) key for the workspace.
+        #[arg(long)]
+        knowledge: bool,
+    },
+}
+
+/// `weir token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a bearer token with these scopes; prints it.
+    Create {
+        /// Comma-separated scopes (full, apps:read, apps:run, workspace:read, workspace:write…).
+        #[arg(long)]
+        scopes: String,
+        /// A name for the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// A command failed; its message is the one line printed.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Installs the log subscriber on stderr.
+pub fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+    };
+}
+
+async fn open_store(config: &Config) -> Result<Store, Box<dyn std::error::Error>> {
+    Ok(Store::open(&config.database_url).await?)
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> CliResult {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            init_logging(&config);
+            let server = Server::new(config).await?;
+            let bound = server.bind().await?;
+            tracing::info!(addr = %bound.local_addr(), version = weir_services::VERSION, "weir listening");
+            bound.serve(shutdown_signal()).await;
+            Ok(())
+        }
+        Command::Migrate => {
+            open_store(&config).await?.close().await;
+            Ok(())
+        }
+        Command::App(cmd) => app_command(&config, cmd).await,
+        Command::Key(KeyCommand::Create { app_id, knowledge }) => {
+            let store = open_store(&config).await?;
+            let key = match (app_id, knowledge) {
+                (None, true) => {
+                    let ws = store.default_workspace_id().await?;
+                    credentials::create_dataset_key(&store, &ws).await?
+                }
+                (Some(app_id), false) => credentials::create_app_key(&store, &app_id).await?,
+                (Some(_), true) => {
+                    return Err("--knowledge keys belong to the workspace: give no APP_ID".into())
+                }
+                (None, false) => {
+                    return Err(
+                        "give an APP_ID, or --knowledge for a workspace knowledge key".into(),
+                    )
+                }
+            };
+            println!("{key}");
+            store.close().await;
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { scopes, name }) => {
+            let store = open_store(&config).await?;
+            let ws = store.default_workspace_id().await?;
+            let token = credentials::create_token(&store, &ws, &scopes, &name, None).await?;
+            println!("{token}");
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn app_command(config: &Config, cmd: AppCommand) -> CliResult {
+    let store = open_store(config).await?;
+    let result = match cmd {
+        AppCommand::Import { file, name } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let ws = store.default_workspace_id().await?;
+            let imported = apps::import(&store, &ws, &text, name.as_deref()).await?;
+            if imported.status == weir_services::dsl::ImportStatus::CompletedWithWarnings {
+                eprintln!(
+                    "warning: DSL version {} is older than {}; imported anyway",
+                    imported.version,
+                    weir_services::dsl::CURRENT_VERSION
+                );
+            }
+            println!("{}", imported.app_id);
+            Ok(())
+        }
+        AppCommand::List => {
+            let ws = store.default_workspace_id().await?;
+            for app in store.apps(&ws).await? {
+                println!("{}\t{}\t{}", app.id, app.mode, app.name);
+            }
+            Ok(())
+        }
+        AppCommand::Export { app_id } => {
+            let app = store
+                .app(&app_id)
+                .await?
+                .ok_or_else(|| format!("app {app_id} not found"))?;
+            print!("{}", apps::export(&app, false));
+            Ok(())
+        }
+        AppCommand::Delete { app_id } => {
+            if store.delete_app(&app_id).await? {
+                Ok(())
+            } else {
+                Err(format!("app {app_id} not found").into())
+            }
+        }
+    };
+    store.close().await;
+    result
+}

@@ -1,0 +1,228 @@
+//! weir's configuration: `weir.toml` (or built-in defaults), then `WEIR_<KEY>` environment
+//! overrides (nested keys joined by `__`), as shared/reference/OPERATOR.md specifies.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use weir_services::Settings;
+
+/// The environment variable naming the config file.
+pub const CONFIG_ENV: &str = "WEIR_CONFIG";
+/// The config file read when none is named and it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "weir.toml";
+/// Prefix of override variables.
+const ENV_PREFIX: &str = "WEIR_";
+/// Variables with the prefix that are not config keys.
+const NOT_KEYS: [&str; 2] = ["WEIR_CONFIG", "WEIR_TEST_"];
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    #[serde(alias = "pretty")]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The `[layers]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LayersConfig {
+    /// Built-in layers, outermost first; a layer left out is dropped.
+    pub order: Vec<String>,
+}
+
+impl Default for LayersConfig {
+    fn default() -> Self {
+        LayersConfig {
+            order: crate::stack::DEFAULT_ORDER
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Listen address.
+    pub bind: String,
+    /// `sqlite://…` (default) or `postgres://…`.
+    pub database_url: String,
+    /// Optional Redis for shared limits and stop flags.
+    pub redis_url: String,
+    /// Tracing filter (`info`, `weir=debug,warn`, …).
+    pub log: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Serve `/metrics` on this separate address too (optional).
+    pub metrics_bind: String,
+    /// The layer stack.
+    pub layers: LayersConfig,
+    /// What the domain reads.
+    #[serde(flatten)]
+    pub services: Settings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:5001".into(),
+            database_url: "sqlite://weir.db".into(),
+            redis_url: String::new(),
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            metrics_bind: String::new(),
+            layers: LayersConfig::default(),
+            services: Settings::default(),
+        }
+    }
+}
+
+/// A configuration that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file or an override is not valid.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration: the file named by `path`, else `WEIR_CONFIG`, else
+    /// `./weir.toml` when it exists, else defaults; then `WEIR_*` overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let named = path
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
+        let file = match named {
+            Some(p) => Some(p),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        let text = match &file {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.clone(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_parts(&text, std::env::vars())
+    }
+
+    /// Builds a configuration from TOML text and environment variables.
+    pub fn from_parts(
+        toml_text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table =
+            toml::from_str(toml_text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if NOT_KEYS.iter().any(|k| name.starts_with(k)) || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            set_path(&mut table, &path, env_value(&raw));
+        }
+        Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+}
+
+/// An override's value: a TOML value when it parses as one (numbers, booleans, arrays,
+/// quoted strings), else the text itself.
+fn env_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [leaf] => {
+            table.insert(leaf.clone(), value);
+        }
+        [head, rest @ ..] => {
+            let entry = table
+                .entry(head.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(inner) = entry {
+                set_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_operator_contract() {
+        let c = Config::from_parts("", env(&[])).unwrap();
+        assert_eq!(c.bind, "127.0.0.1:5001");
+        assert_eq!(c.database_url, "sqlite://weir.db");
+        assert_eq!(c.services.limits.body_bytes, 15_728_640);
+        assert_eq!(c.services.limits.request_timeout_s, 600);
+        assert_eq!(c.layers.order.len(), 11);
+    }
+
+    #[test]
+    fn file_then_env_overrides() {
+        let text = "bind = \"0.0.0.0:1\"\n[limits]\nbody_bytes = 10\n[providers.openai]\nbase_url = \"http://x\"\n";
+        let c = Config::from_parts(
+            text,
+            env(&[
+                ("WEIR_LIMITS__BODY_BYTES", "20"),
+                ("WEIR_PROVIDERS__OPENAI__API_KEY", "sk-1"),
+                ("WEIR_LAYERS__ORDER", "[\"errors\", \"auth\"]"),
+                ("WEIR_DATABASE_URL", "postgres://h/db"),
+                ("WEIR_CONFIG", "ignored.toml"),
+                ("WEIR_TEST_POSTGRES_URL", "ignored"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.bind, "0.0.0.0:1");
+        assert_eq!(c.services.limits.body_bytes, 20);
+        let openai = &c.services.providers["openai"];
+        assert_eq!(
+            (openai.base_url.as_str(), openai.api_key.as_str()),
+            ("http://x", "sk-1")
+        );
+        assert_eq!(c.layers.order, vec!["errors", "auth"]);
+        assert_eq!(c.database_url, "postgres://h/db");
+    }
+
+    #[test]
+    fn bad_config_is_a_clear_error() {
+        let err = Config::from_parts("bind = 3", env(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("invalid config"), "{err}");
+    }
+}

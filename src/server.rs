@@ -1,0 +1,300 @@
+//! The server: opens the store, builds the router and the layer stack, and serves HTTP/1.1
+//! and HTTP/2 with hyper until shutdown, then drains in-flight requests and streams within
+//! the grace period.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::util::BoxCloneSyncService;
+use tower::Service;
+use weir_layers::metrics::Metrics;
+use weir_layers::{body, Body, BoxError, HttpError, Surface};
+use weir_services::api::Route;
+use weir_services::store::Store;
+use weir_services::AppState;
+
+use crate::config::Config;
+use crate::router::{Resolution, RouteIndex, Router};
+use crate::stack::{HttpService, Stack};
+
+/// A server failed to start or to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database is unavailable.
+    #[error("database: {0}")]
+    Store(#[from] weir_services::store::StoreError),
+    /// The route table is invalid.
+    #[error(transparent)]
+    Route(#[from] crate::router::RouteError),
+    /// The listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Why a request matched no route, in request extensions for the dispatcher.
+#[derive(Clone, Debug)]
+enum Miss {
+    NotFound,
+    MethodNotAllowed(String),
+}
+
+/// The innermost service: calls the matched handler, or answers the routing miss.
+#[derive(Clone)]
+struct Dispatch {
+    router: Arc<Router>,
+}
+
+impl Service<Request<Body>> for Dispatch {
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        if let Some(index) = req.extensions().get::<RouteIndex>().copied() {
+            let handler = self.router.handler(index);
+            return Box::pin(tower::ServiceExt::oneshot(handler, req));
+        }
+        let err = match req.extensions().get::<Miss>() {
+            Some(Miss::MethodNotAllowed(allow)) => HttpError::method_not_allowed(allow),
+            _ => HttpError::route_not_found(),
+        };
+        Box::pin(async move { Err(err.into()) })
+    }
+}
+
+/// The service hyper runs: matches the route, runs the stack, never fails.
+#[derive(Clone)]
+pub struct Root {
+    router: Arc<Router>,
+    stack: HttpService,
+}
+
+impl Root {
+    /// A root over a route table and a layer stack.
+    fn new(router: Arc<Router>, stack: &Stack) -> Root {
+        let dispatch = BoxCloneSyncService::new(Dispatch {
+            router: router.clone(),
+        });
+        Root {
+            router,
+            stack: stack.wrap(dispatch),
+        }
+    }
+}
+
+impl Service<Request<Incoming>> for Root {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        let mut req = req.map(body::boxed);
+        let surface = Surface::from_path(req.uri().path());
+        req.extensions_mut().insert(surface);
+        match self.router.resolve(req.method(), req.uri().path()) {
+            Resolution::Found(matched, index) => {
+                req.extensions_mut().insert(matched);
+                req.extensions_mut().insert(index);
+            }
+            Resolution::MethodNotAllowed(allow) => {
+                req.extensions_mut().insert(Miss::MethodNotAllowed(allow));
+            }
+            Resolution::NotFound => {
+                req.extensions_mut().insert(Miss::NotFound);
+            }
+        }
+        let fut = tower::ServiceExt::oneshot(self.stack.clone(), req);
+        // Whatever the operator dropped from the stack, an error never reaches hyper.
+        Box::pin(futures_util::FutureExt::map(fut, move |out| {
+            Ok(out.unwrap_or_else(|err| last_resort(err, surface)))
+        }))
+    }
+}
+
+/// Maps an error that escaped the stack (e.g. its error layer was dropped).
+fn last_resort(err: BoxError, surface: Surface) -> Response<Body> {
+    weir_layers::errors::rescue_or_internal(&*err, weir_services::error::translate, surface, "")
+        .into_response(surface)
+}
+
+/// A configured server, ready to bind.
+pub struct Server {
+    config: Config,
+    state: AppState,
+    stack: Stack,
+    routes: Vec<Route>,
+}
+
+impl Server {
+    /// Opens the store (running migrations) and prepares the default stack and routes.
+    pub async fn new(config: Config) -> Result<Server, ServeError> {
+        let store = Store::open(&config.database_url).await?;
+        Self::with_store(config, store)
+    }
+
+    /// A server over an already opened store.
+    pub fn with_store(config: Config, store: Store) -> Result<Server, ServeError> {
+        std::fs::create_dir_all(&config.services.data_dir).ok();
+        let state = AppState::new(store, config.services.clone(), Metrics::new());
+        let stack = Stack::from_config(&config, &state)?;
+        let routes = weir_services::api::routes(&state);
+        Ok(Server {
+            config,
+            state,
+            stack,
+            routes,
+        })
+    }
+
+    /// The shared state (for operators adding routes).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Changes the layer stack (e.g. adds an operator's own layer).
+    pub fn map_stack(mut self, f: impl FnOnce(Stack) -> Stack) -> Self {
+        self.stack = f(self.stack);
+        self
+    }
+
+    /// The layer stack.
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    /// Adds routes of the operator's own.
+    pub fn with_routes(mut self, routes: impl IntoIterator<Item = Route>) -> Self {
+        self.routes.extend(routes);
+        self
+    }
+
+    /// Binds the configured address.
+    pub async fn bind(self) -> Result<Bound, ServeError> {
+        let listener = TcpListener::bind(&self.config.bind)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: self.config.bind.clone(),
+                source,
+            })?;
+        let router = Arc::new(Router::new(self.routes)?);
+        let root = Root::new(router, &self.stack);
+        Ok(Bound {
+            listener,
+            root,
+            grace: Duration::from_secs(self.config.services.limits.shutdown_grace_s),
+        })
+    }
+}
+
+/// A bound server, not yet serving.
+pub struct Bound {
+    listener: TcpListener,
+    root: Root,
+    grace: Duration,
+}
+
+impl Bound {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then drains connections for up to the grace period.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let Bound {
+            listener,
+            root,
+            grace,
+        } = self;
+        let graceful = GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(hyper_util::rt::TokioTimer::new());
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = &mut shutdown => break,
+            };
+            let (stream, _peer) = match accepted {
+                Ok(conn) => conn,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let io = TokioIo::new(stream);
+            let service = TowerToHyperService::new(root.clone());
+            let conn = builder.serve_connection(io, service).into_owned();
+            let conn = graceful.watcher().watch(conn);
+            tokio::spawn(async move {
+                if let Err(err) = conn.await {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!(
+            grace_s = grace.as_secs(),
+            "shutting down: draining connections"
+        );
+        tokio::select! {
+            () = graceful.shutdown() => tracing::info!("all connections drained"),
+            () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing remaining connections"),
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
