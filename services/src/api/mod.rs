@@ -2,7 +2,9 @@
 //! ([`Route`]); the router in the root crate dispatches to them. A handler's `Err` travels up
 //! the layer stack unchanged until the error layer maps it.
 
+pub mod context;
 pub mod request;
+pub mod service_api;
 pub mod system;
 
 use std::future::Future;
@@ -65,5 +67,7 @@ where
 
 /// Every route weir serves.
 pub fn routes(state: &AppState) -> Vec<Route> {
-    system::routes(state)
+    let mut routes = system::routes(state);
+    routes.extend(service_api::routes(state));
+    routes
 }

@@ -1,0 +1,246 @@
+//! Black-box test helpers: a real weir server on an ephemeral port over a scratch database,
+//! the `weir` binary for CLI tests, and SSE parsing.
+#![allow(dead_code)]
+
+pub mod sse;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use tokio::sync::oneshot;
+use weir::config::Config;
+use weir::Server;
+use weir_services::store::scratch::ScratchDb;
+
+/// The reference folder shared with the project.
+pub fn reference(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference").join(path)
+}
+
+/// A DSL example file's text.
+pub fn example(name: &str) -> String {
+    std::fs::read_to_string(reference(&format!("dsl-examples/{name}"))).unwrap()
+}
+
+/// Every DSL example file name, sorted.
+pub fn example_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(reference("dsl-examples"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yml"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A running server.
+pub struct TestServer {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The database it runs on.
+    pub db: ScratchDb,
+    /// Its configuration.
+    pub config: Config,
+    /// A client for it.
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _data_dir: TempDir,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh directory.
+    pub fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("weir-it-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Options for [`TestServer::start_with`].
+pub struct Options {
+    /// Adjusts the config before the server starts.
+    pub config: Box<dyn FnOnce(&mut Config)>,
+    /// Adjusts the server (extra routes, layers).
+    pub server: Box<dyn FnOnce(Server) -> Server>,
+    /// Use Postgres (when configured) instead of SQLite.
+    pub postgres: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            config: Box::new(|_| {}),
+            server: Box::new(|s| s),
+            postgres: false,
+        }
+    }
+}
+
+impl TestServer {
+    /// A server with the default config on a fresh SQLite database.
+    pub async fn start() -> TestServer {
+        Self::start_with(Options::default()).await
+    }
+
+    /// A server with adjusted config and server.
+    pub async fn start_with(options: Options) -> TestServer {
+        let db = if options.postgres {
+            ScratchDb::postgres_from_env().await.expect("WEIR_TEST_POSTGRES_URL")
+        } else {
+            ScratchDb::sqlite().await
+        };
+        let data_dir = TempDir::new();
+        let mut config = Config::default();
+        config.bind = "127.0.0.1:0".into();
+        config.database_url = db.url.clone();
+        config.log = "warn".into();
+        config.services.data_dir = data_dir.0.clone();
+        (options.config)(&mut config);
+        let server = Server::with_store(config.clone(), db.store.clone()).expect("server");
+        let server = (options.server)(server);
+        let bound = server.bind().await.expect("bind");
+        let addr = bound.local_addr();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(bound.serve(async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            db,
+            config,
+            client: reqwest::Client::builder().build().unwrap(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _data_dir: data_dir,
+        }
+    }
+
+    /// The URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Imports a DSL text; returns the app id.
+    pub async fn import(&self, dsl: &str) -> String {
+        let ws = self.db.store.default_workspace_id().await.unwrap();
+        weir_services::apps::import(&self.db.store, &ws, dsl, None)
+            .await
+            .expect("import")
+            .app_id
+    }
+
+    /// Imports a DSL example; returns the app id.
+    pub async fn import_example(&self, name: &str) -> String {
+        self.import(&example(name)).await
+    }
+
+    /// Creates an app key.
+    pub async fn app_key(&self, app_id: &str) -> String {
+        weir_services::credentials::create_app_key(&self.db.store, app_id)
+            .await
+            .unwrap()
+    }
+
+    /// Imports an example and creates a key for it: (app id, key).
+    pub async fn app_with_key(&self, name: &str) -> (String, String) {
+        let app = self.import_example(name).await;
+        let key = self.app_key(&app).await;
+        (app, key)
+    }
+
+    /// GET with an app key.
+    pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST JSON with an app key.
+    pub async fn post(&self, key: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn status_json(res: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, json)
+}
+
+/// Runs the `weir` binary with `WEIR_DATABASE_URL=db_url` in `dir`: (exit ok, stdout, stderr).
+pub fn weir_cli(db_url: &str, dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .current_dir(dir)
+        .env("WEIR_DATABASE_URL", db_url)
+        .env_remove("WEIR_CONFIG")
+        .output()
+        .expect("run weir");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `f` until it yields `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
