@@ -78,7 +78,9 @@ pub async fn build(config: weir::Config) -> Result<weir::Server, Box<dyn std::er
 
 /// Adds the guard to a server's stack.
 pub fn with_guard(server: weir::Server) -> weir::Server {
-    server.map_stack(|stack| stack.insert_after("errors", "tenant_guard", TenantGuardLayer::new("acme")))
+    server.map_stack(|stack| {
+        stack.insert_after("errors", "tenant_guard", TenantGuardLayer::new("acme"))
+    })
 }
 
 #[allow(dead_code)]

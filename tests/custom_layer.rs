@@ -15,10 +15,27 @@ async fn the_example_layer_guards_every_request() {
         ..Options::default()
     })
     .await;
-    let (status, body) = status_json(server.client.get(server.url("/health")).send().await.unwrap()).await;
+    let (status, body) = status_json(
+        server
+            .client
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 403);
-    assert_eq!(body, serde_json::json!({"code": "forbidden", "message": "unknown tenant", "status": 403}));
-    let res = server.client.get(server.url("/health")).header("x-tenant", "acme").send().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"code": "forbidden", "message": "unknown tenant", "status": 403})
+    );
+    let res = server
+        .client
+        .get(server.url("/health"))
+        .header("x-tenant", "acme")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 

@@ -29,13 +29,30 @@ async fn serve_starts_on_a_fresh_directory_and_stops_on_sigterm() {
     let url = format!("http://127.0.0.1:{port}/health");
     let up = common::eventually(Duration::from_secs(20), || {
         let (client, url) = (client.clone(), url.clone());
-        async move { client.get(&url).send().await.ok().filter(|r| r.status() == 200) }
+        async move {
+            client
+                .get(&url)
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status() == 200)
+        }
     })
     .await;
     assert!(up.is_some(), "weir serve did not answer /health");
-    assert!(dir.0.join("weir.db").exists(), "the embedded SQLite default is used");
+    assert!(
+        dir.0.join("weir.db").exists(),
+        "the embedded SQLite default is used"
+    );
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "graceful exit, got {status:?}");
 }

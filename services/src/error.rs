@@ -12,6 +12,7 @@ use weir_layers::error::codes as http_codes;
 use weir_layers::{HttpError, Surface};
 
 use crate::dsl::DslError;
+use crate::providers::ProviderError;
 
 /// Dify's application error codes (Service API §5.1).
 pub mod codes {
@@ -246,6 +247,24 @@ pub fn translate(err: &(dyn Error + 'static), surface: Surface) -> Option<HttpEr
     if let Some(e) = err.downcast_ref::<ServiceError>() {
         return Some(e.to_http(surface));
     }
+    if let Some(e) = err.downcast_ref::<ProviderError>() {
+        let (status, code) = match e {
+            ProviderError::NotConfigured { .. } => {
+                (StatusCode::BAD_REQUEST, codes::PROVIDER_NOT_INITIALIZE)
+            }
+            ProviderError::RateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMIT_ERROR)
+            }
+            ProviderError::Auth { .. }
+            | ProviderError::Status { .. }
+            | ProviderError::Connection { .. }
+            | ProviderError::Timeout { .. }
+            | ProviderError::InvalidResponse { .. } => {
+                (StatusCode::BAD_REQUEST, codes::COMPLETION_REQUEST_ERROR)
+            }
+        };
+        return Some(HttpError::new(status, code, e.to_string()));
+    }
     if let Some(e) = err.downcast_ref::<DslError>() {
         return Some(HttpError::new(
             StatusCode::BAD_REQUEST,
@@ -349,6 +368,85 @@ mod tests {
             max: 2,
         };
         assert_eq!(cap.to_http(Surface::OpenApi).message(), "Too Many Requests");
+    }
+
+    #[test]
+    fn provider_errors_map_to_difys_codes() {
+        let p = || "openai".to_owned();
+        let cases = [
+            (
+                ProviderError::NotConfigured {
+                    provider: p(),
+                    model: "m".into(),
+                },
+                400,
+                "provider_not_initialize",
+            ),
+            (
+                ProviderError::Auth {
+                    provider: p(),
+                    status: 401,
+                    body: "no".into(),
+                },
+                400,
+                "completion_request_error",
+            ),
+            (
+                ProviderError::RateLimited {
+                    provider: p(),
+                    body: "slow".into(),
+                },
+                429,
+                "rate_limit_error",
+            ),
+            (
+                ProviderError::Status {
+                    provider: p(),
+                    status: 500,
+                    body: "x".into(),
+                },
+                400,
+                "completion_request_error",
+            ),
+            (
+                ProviderError::Connection {
+                    provider: p(),
+                    message: "cut".into(),
+                },
+                400,
+                "completion_request_error",
+            ),
+            (
+                ProviderError::Timeout { provider: p() },
+                400,
+                "completion_request_error",
+            ),
+            (
+                ProviderError::InvalidResponse {
+                    provider: p(),
+                    message: "x".into(),
+                },
+                400,
+                "completion_request_error",
+            ),
+        ];
+        for (err, status, code) in cases {
+            let http = translate(&err, Surface::ServiceApi).unwrap();
+            assert_eq!(
+                (http.status_code().as_u16(), http.code()),
+                (status, code),
+                "{err}"
+            );
+        }
+        let status = ProviderError::Status {
+            provider: p(),
+            status: 500,
+            body: "{...}".into(),
+        };
+        assert_eq!(
+            status.to_string(),
+            "[openai] Server Unavailable Error, Error code: 500 - {...}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod dsl;
 pub mod error;
 pub mod events;
+pub mod providers;
 pub mod settings;
 pub mod state;
 pub mod store;

@@ -67,6 +67,8 @@ pub struct ProviderSettings {
     pub connect_timeout_s: Option<u64>,
     /// Read timeout (between bytes), seconds.
     pub read_timeout_s: Option<u64>,
+    /// Prices per model name (unpriced models cost zero).
+    pub pricing: BTreeMap<String, crate::providers::Pricing>,
 }
 
 /// The domain's settings.

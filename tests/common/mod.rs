@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod sse;
+pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,7 +16,9 @@ use weir_services::store::scratch::ScratchDb;
 
 /// The reference folder shared with the project.
 pub fn reference(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference")
+        .join(path)
 }
 
 /// A DSL example file's text.
@@ -97,7 +100,9 @@ impl TestServer {
     /// A server with adjusted config and server.
     pub async fn start_with(options: Options) -> TestServer {
         let db = if options.postgres {
-            ScratchDb::postgres_from_env().await.expect("WEIR_TEST_POSTGRES_URL")
+            ScratchDb::postgres_from_env()
+                .await
+                .expect("WEIR_TEST_POSTGRES_URL")
         } else {
             ScratchDb::sqlite().await
         };
@@ -207,7 +212,8 @@ impl Drop for TestServer {
 pub async fn status_json(res: reqwest::Response) -> (u16, serde_json::Value) {
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
-    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     (status, json)
 }
 

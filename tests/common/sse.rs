@@ -23,7 +23,10 @@ pub fn parse(text: &str) -> Vec<Frame> {
             panic!("unexpected SSE block {block:?}");
         }
     }
-    assert!(text.is_empty() || text.ends_with("\n\n"), "stream must end after a full frame");
+    assert!(
+        text.is_empty() || text.ends_with("\n\n"),
+        "stream must end after a full frame"
+    );
     out
 }
 

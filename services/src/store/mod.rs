@@ -4,13 +4,21 @@
 //! migration folder at the workspace root.
 
 mod apps;
+mod conversations;
 mod credentials;
 mod end_users;
+mod files;
+mod messages;
 pub mod scratch;
 
 pub use apps::{AppRow, NewApp, NewWorkflow, WorkflowRow};
+pub use conversations::{
+    ConversationRow, ConversationSort, ConversationVariableRow, NewConversation,
+};
 pub use credentials::{KeyKind, KeyRow, TokenRow};
 pub use end_users::EndUserRow;
+pub use files::UploadFileRow;
+pub use messages::{FeedbackRow, MessageFileRow, MessageOutcome, MessageRow, NewMessage};
 
 use std::borrow::Cow;
 use std::str::FromStr;

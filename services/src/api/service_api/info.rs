@@ -12,7 +12,12 @@ const APP_KEY: RouteMeta = RouteMeta::auth(AuthKind::AppKey);
 
 /// The routes of this module.
 pub fn routes(state: &AppState) -> Vec<Route> {
-    vec![Route::new(Method::GET, "/v1/info", APP_KEY, handler(state, info))]
+    vec![Route::new(
+        Method::GET,
+        "/v1/info",
+        APP_KEY,
+        handler(state, info),
+    )]
 }
 
 async fn info(state: AppState, req: Request<Body>) -> HandlerResult {

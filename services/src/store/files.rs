@@ -1,0 +1,91 @@
+//! Uploaded files.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{Result, Store};
+
+/// An uploaded file.
+#[derive(Clone, Debug)]
+pub struct UploadFileRow {
+    /// Id.
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// App it was uploaded through.
+    pub app_id: Option<String>,
+    /// File name.
+    pub name: String,
+    /// Bytes.
+    pub size: i64,
+    /// Extension, lower case, without dot.
+    pub extension: String,
+    /// MIME type as sent.
+    pub mime_type: String,
+    /// Storage key under the data directory.
+    pub storage_key: String,
+    /// Uploader (end user id).
+    pub created_by: String,
+    /// Created.
+    pub created_at: i64,
+}
+
+fn row(r: &AnyRow) -> sqlx::Result<UploadFileRow> {
+    Ok(UploadFileRow {
+        id: r.try_get("id")?,
+        workspace_id: r.try_get("workspace_id")?,
+        app_id: r.try_get("app_id")?,
+        name: r.try_get("name")?,
+        size: r.try_get("size")?,
+        extension: r.try_get("extension")?,
+        mime_type: r.try_get("mime_type")?,
+        storage_key: r.try_get("storage_key")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Records an upload.
+    pub async fn insert_upload_file(&self, f: &UploadFileRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO upload_files (id, workspace_id, app_id, name, size, extension, mime_type, \
+             storage_key, created_by, created_by_role, used, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'end_user', 0, $10)",
+        )
+        .bind(&f.id)
+        .bind(&f.workspace_id)
+        .bind(&f.app_id)
+        .bind(&f.name)
+        .bind(f.size)
+        .bind(&f.extension)
+        .bind(&f.mime_type)
+        .bind(&f.storage_key)
+        .bind(&f.created_by)
+        .bind(f.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An upload by id.
+    pub async fn upload_file(&self, id: &str) -> Result<Option<UploadFileRow>> {
+        let r = sqlx::query(
+            "SELECT id, workspace_id, app_id, name, size, extension, mime_type, storage_key, created_by, \
+             created_at FROM upload_files WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.as_ref().map(row).transpose()?)
+    }
+
+    /// Marks an upload as used by a message.
+    pub async fn mark_upload_used(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE upload_files SET used = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
