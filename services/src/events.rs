@@ -218,3 +218,220 @@ mod tests {
         assert!(tx.send(&1).await.is_err());
     }
 }
+
+/// Event names, defined once.
+pub mod names {
+    /// An answer chunk.
+    pub const MESSAGE: &str = "message";
+    /// An agent's answer chunk.
+    pub const AGENT_MESSAGE: &str = "agent_message";
+    /// An agent step.
+    pub const AGENT_THOUGHT: &str = "agent_thought";
+    /// A file produced for the answer.
+    pub const MESSAGE_FILE: &str = "message_file";
+    /// The answer is complete.
+    pub const MESSAGE_END: &str = "message_end";
+    /// Output moderation replaced the answer.
+    pub const MESSAGE_REPLACE: &str = "message_replace";
+    /// A fatal error after the stream started.
+    pub const ERROR: &str = weir_layers::sse::ERROR_EVENT;
+    /// A workflow run started.
+    pub const WORKFLOW_STARTED: &str = "workflow_started";
+    /// A workflow run finished.
+    pub const WORKFLOW_FINISHED: &str = "workflow_finished";
+    /// A node started.
+    pub const NODE_STARTED: &str = "node_started";
+    /// A node finished.
+    pub const NODE_FINISHED: &str = "node_finished";
+    /// A node is retried.
+    pub const NODE_RETRY: &str = "node_retry";
+    /// A streamed chunk of a workflow's output.
+    pub const TEXT_CHUNK: &str = "text_chunk";
+    /// An iteration started.
+    pub const ITERATION_STARTED: &str = "iteration_started";
+    /// An iteration round starts.
+    pub const ITERATION_NEXT: &str = "iteration_next";
+    /// An iteration completed.
+    pub const ITERATION_COMPLETED: &str = "iteration_completed";
+    /// A loop started.
+    pub const LOOP_STARTED: &str = "loop_started";
+    /// A loop round starts.
+    pub const LOOP_NEXT: &str = "loop_next";
+    /// A loop completed.
+    pub const LOOP_COMPLETED: &str = "loop_completed";
+}
+
+/// The keys every chat-family event carries (Service API §4.1).
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatEnvelope {
+    /// Conversation (absent for completion apps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Message.
+    pub message_id: String,
+    /// Message creation time (constant for the stream).
+    pub created_at: i64,
+    /// Task id (not in `error` events).
+    #[serde(skip)]
+    pub task_id: String,
+}
+
+impl ChatEnvelope {
+    /// The envelope keys of the `error` event (no `task_id`).
+    pub fn error_keys(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        if let Some(c) = &self.conversation_id {
+            m.insert("conversation_id".into(), c.clone().into());
+        }
+        m.insert("message_id".into(), self.message_id.clone().into());
+        m.insert("created_at".into(), self.created_at.into());
+        m
+    }
+}
+
+#[derive(Serialize)]
+struct Framed<'a, T: Serialize> {
+    event: &'static str,
+    #[serde(flatten)]
+    envelope: &'a ChatEnvelope,
+    task_id: &'a str,
+    #[serde(flatten)]
+    payload: T,
+}
+
+/// One agent step, as streamed and stored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct AgentThought {
+    /// Thought id.
+    pub id: String,
+    /// 1-based position.
+    pub position: u32,
+    /// The model's text of this step.
+    pub thought: String,
+    /// Tool results (JSON text `{tool: result}`).
+    pub observation: String,
+    /// Tools called, joined by `;`.
+    pub tool: String,
+    /// Labels of the tools (`{tool: {en_US: …}}`).
+    pub tool_labels: Value,
+    /// Tool inputs (JSON text `{tool: args}`).
+    pub tool_input: String,
+    /// Files produced.
+    pub message_files: Vec<String>,
+    /// Created, Unix seconds (history only).
+    #[serde(skip_serializing)]
+    pub created_at: i64,
+}
+
+impl ChatEnvelope {
+    fn frame<T: Serialize>(&self, event: &'static str, payload: T) -> Bytes {
+        sse::event_frame(&Framed {
+            event,
+            envelope: self,
+            task_id: &self.task_id,
+            payload,
+        })
+    }
+
+    /// A `message` chunk.
+    pub fn message(&self, answer: &str, from_variable_selector: Option<&[String]>) -> Bytes {
+        #[derive(Serialize)]
+        struct P<'a> {
+            id: &'a str,
+            answer: &'a str,
+            from_variable_selector: Option<&'a [String]>,
+        }
+        self.frame(
+            names::MESSAGE,
+            P {
+                id: &self.message_id,
+                answer,
+                from_variable_selector,
+            },
+        )
+    }
+
+    /// An `agent_message` chunk.
+    pub fn agent_message(&self, answer: &str) -> Bytes {
+        #[derive(Serialize)]
+        struct P<'a> {
+            id: &'a str,
+            answer: &'a str,
+        }
+        self.frame(
+            names::AGENT_MESSAGE,
+            P {
+                id: &self.message_id,
+                answer,
+            },
+        )
+    }
+
+    /// An `agent_thought`.
+    pub fn agent_thought(&self, thought: &AgentThought) -> Bytes {
+        self.frame(names::AGENT_THOUGHT, thought)
+    }
+
+    /// `message_replace`.
+    pub fn message_replace(&self, answer: &str, reason: &str) -> Bytes {
+        #[derive(Serialize)]
+        struct P<'a> {
+            answer: &'a str,
+            reason: &'a str,
+        }
+        self.frame(names::MESSAGE_REPLACE, P { answer, reason })
+    }
+
+    /// `message_end` with its metadata.
+    pub fn message_end(&self, metadata: &Value, files: Option<&Value>) -> Bytes {
+        #[derive(Serialize)]
+        struct P<'a> {
+            id: &'a str,
+            metadata: &'a Value,
+            files: Option<&'a Value>,
+        }
+        self.frame(
+            names::MESSAGE_END,
+            P {
+                id: &self.message_id,
+                metadata,
+                files,
+            },
+        )
+    }
+
+    /// Any other event with this envelope.
+    pub fn event<T: Serialize>(&self, event: &'static str, payload: T) -> Bytes {
+        self.frame(event, payload)
+    }
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::*;
+
+    #[test]
+    fn chat_frames_match_difys_wire() {
+        let env = ChatEnvelope {
+            conversation_id: Some("c".into()),
+            message_id: "m".into(),
+            created_at: 7,
+            task_id: "t".into(),
+        };
+        assert_eq!(
+            std::str::from_utf8(&env.message("Hel", None)).unwrap(),
+            "data: {\"event\":\"message\",\"conversation_id\":\"c\",\"message_id\":\"m\",\"created_at\":7,\"task_id\":\"t\",\"id\":\"m\",\"answer\":\"Hel\",\"from_variable_selector\":null}\n\n"
+        );
+        let completion = ChatEnvelope {
+            conversation_id: None,
+            ..env.clone()
+        };
+        assert!(!std::str::from_utf8(&completion.message("x", None))
+            .unwrap()
+            .contains("conversation_id"));
+        assert_eq!(
+            serde_json::Value::Object(env.error_keys()),
+            serde_json::json!({"conversation_id": "c", "message_id": "m", "created_at": 7})
+        );
+    }
+}

@@ -14,10 +14,13 @@ pub mod credentials;
 pub mod dsl;
 pub mod error;
 pub mod events;
+pub mod net;
 pub mod providers;
+pub mod runtime;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod tools;
 pub mod util;
 
 pub use error::ServiceError;

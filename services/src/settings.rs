@@ -71,6 +71,29 @@ pub struct ProviderSettings {
     pub pricing: BTreeMap<String, crate::providers::Pricing>,
 }
 
+/// Outbound network policy (`[network]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NetworkSettings {
+    /// Allow requests from untrusted input (remote files, API tools, http-request nodes) to
+    /// loopback and private addresses.
+    pub allow_private: bool,
+}
+
+/// A custom API tool provider described by an OpenAPI schema (`[api_tools.NAME]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApiToolSettings {
+    /// The OpenAPI document (JSON or YAML) inline.
+    pub schema: String,
+    /// Or a file holding it.
+    pub schema_file: String,
+    /// Header carrying the credential (default `Authorization`).
+    pub auth_header: String,
+    /// Credential value sent in that header (e.g. `Bearer sk-…`).
+    pub auth_value: String,
+}
+
 /// The domain's settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -81,6 +104,14 @@ pub struct Settings {
     pub limits: Limits,
     /// Model providers by name.
     pub providers: BTreeMap<String, ProviderSettings>,
+    /// Outbound network policy.
+    pub network: NetworkSettings,
+    /// Custom API tool providers by name.
+    pub api_tools: BTreeMap<String, ApiToolSettings>,
+    /// Base URL put in front of signed file URLs (empty: relative URLs).
+    pub files_url: String,
+    /// Key that signs file URLs (empty: a random key kept in the data directory).
+    pub secret_key: String,
 }
 
 impl Default for Settings {
@@ -89,6 +120,10 @@ impl Default for Settings {
             data_dir: PathBuf::from("./weir-data"),
             limits: Limits::default(),
             providers: BTreeMap::new(),
+            network: NetworkSettings::default(),
+            api_tools: BTreeMap::new(),
+            files_url: String::new(),
+            secret_key: String::new(),
         }
     }
 }

@@ -1,12 +1,23 @@
-//! The shared state every handler gets: store, settings, metrics, authenticator.
+//! The shared state every handler gets: store, settings, metrics, authenticator, model
+//! providers, tools, running tasks, and caches of apps and end users.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use weir_layers::metrics::Metrics;
 
 use crate::credentials::Authenticator;
+use crate::providers::Providers;
+use crate::runtime::tasks::TaskRegistry;
+use crate::runtime::{AppCache, LoadedApp};
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{EndUserRow, Store, StoreError};
+use crate::tools::ToolRegistry;
+
+/// The session id of requests without a `user`.
+pub const DEFAULT_USER: &str = "DEFAULT-USER";
+/// The end-user type of Service API callers.
+pub const SERVICE_API_USER: &str = "service-api";
 
 /// Shared state (cheap to clone).
 #[derive(Clone)]
@@ -19,18 +30,52 @@ struct Inner {
     settings: Settings,
     metrics: Metrics,
     authenticator: Arc<Authenticator>,
+    providers: Providers,
+    tools: ToolRegistry,
+    tasks: Arc<TaskRegistry>,
+    apps: AppCache,
+    end_users: RwLock<HashMap<(String, String), EndUserRow>>,
+    file_secret: Vec<u8>,
+}
+
+/// The key that signs file URLs: the configured one, else a random one kept in the data
+/// directory so that URLs survive restarts.
+fn file_secret(settings: &Settings) -> Vec<u8> {
+    if !settings.secret_key.is_empty() {
+        return settings.secret_key.as_bytes().to_vec();
+    }
+    let path = settings.data_dir.join("secret_key");
+    if let Ok(existing) = std::fs::read(&path) {
+        if !existing.is_empty() {
+            return existing;
+        }
+    }
+    let key =
+        uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
+    let _ = std::fs::create_dir_all(&settings.data_dir);
+    let _ = std::fs::write(&path, &key);
+    key.into_bytes()
 }
 
 impl AppState {
     /// State over an opened store.
     pub fn new(store: Store, settings: Settings, metrics: Metrics) -> Self {
         let authenticator = Authenticator::new(store.clone());
+        let providers = Providers::new(&settings.providers, metrics.clone());
+        let tools = ToolRegistry::new(&settings);
+        let file_secret = file_secret(&settings);
         AppState {
             inner: Arc::new(Inner {
                 store,
                 settings,
                 metrics,
                 authenticator,
+                providers,
+                tools,
+                tasks: Arc::new(TaskRegistry::default()),
+                apps: AppCache::default(),
+                end_users: RwLock::new(HashMap::new()),
+                file_secret,
             }),
         }
     }
@@ -53,5 +98,69 @@ impl AppState {
     /// The authenticator of the auth layer.
     pub fn authenticator(&self) -> Arc<Authenticator> {
         self.inner.authenticator.clone()
+    }
+
+    /// The model providers.
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
+    }
+
+    /// The tools.
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.inner.tools
+    }
+
+    /// The key that signs file URLs.
+    pub fn file_secret(&self) -> &[u8] {
+        &self.inner.file_secret
+    }
+
+    /// Running tasks.
+    pub fn tasks(&self) -> &Arc<TaskRegistry> {
+        &self.inner.tasks
+    }
+
+    /// An app by id (cached briefly).
+    pub async fn app(&self, id: &str) -> Result<Option<Arc<LoadedApp>>, StoreError> {
+        self.inner.apps.get(&self.inner.store, id).await
+    }
+
+    /// The end user of `app` named `session_id` (`None`: the shared `DEFAULT-USER`),
+    /// created on first sight.
+    pub async fn end_user(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        session_id: Option<&str>,
+    ) -> Result<EndUserRow, StoreError> {
+        let (session, anonymous) = match session_id {
+            Some(s) if !s.is_empty() => (s, false),
+            _ => (DEFAULT_USER, true),
+        };
+        let key = (app_id.to_owned(), session.to_owned());
+        if let Some(u) = self
+            .inner
+            .end_users
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(u.clone());
+        }
+        let user = self
+            .inner
+            .store
+            .end_user(workspace_id, app_id, SERVICE_API_USER, session, anonymous)
+            .await?;
+        let mut cache = self
+            .inner
+            .end_users
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(key, user.clone());
+        Ok(user)
     }
 }

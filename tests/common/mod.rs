@@ -208,6 +208,33 @@ impl Drop for TestServer {
     }
 }
 
+/// Options for a server whose `openai` provider is the fake upstream.
+pub fn with_upstream(upstream: &upstream::FakeUpstream) -> Options {
+    let base = upstream.base_url();
+    Options {
+        config: Box::new(move |c| {
+            c.services.providers.insert(
+                "openai".into(),
+                weir_services::settings::ProviderSettings {
+                    base_url: base,
+                    api_key: "sk-test".into(),
+                    aliases: vec!["openai_api_compatible".into()],
+                    ..Default::default()
+                },
+            );
+            c.services.network.allow_private = true;
+        }),
+        ..Options::default()
+    }
+}
+
+/// A server and a fake upstream wired together.
+pub async fn start_with_upstream() -> (TestServer, upstream::FakeUpstream) {
+    let upstream = upstream::FakeUpstream::start().await;
+    let server = TestServer::start_with(with_upstream(&upstream)).await;
+    (server, upstream)
+}
+
 /// Status and JSON body of a response.
 pub async fn status_json(res: reqwest::Response) -> (u16, serde_json::Value) {
     let status = res.status().as_u16();

@@ -352,6 +352,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         Script::Slow(text, delay) => (text, delay, false),
         Script::Cut => ("partial answer then".to_owned(), Duration::ZERO, true),
     };
+    if !stream && cut {
+        let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = vec![
+            Ok(Frame::data(Bytes::from_static(
+                b"{\"id\": \"c\", \"choices\": [",
+            ))),
+            Err(std::io::Error::other("cut")),
+        ];
+        let mut res =
+            Response::new(StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync());
+        res.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        return Ok(res);
+    }
     if !stream {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;

@@ -8,7 +8,12 @@ mod stream;
 mod types;
 mod usage;
 
-pub use client::OpenAiClient;
+pub use client::{estimate_tokens, OpenAiClient};
+
+/// Completion tokens of an answer whose usage the upstream did not report.
+pub fn estimate_completion(answer: &str) -> u64 {
+    estimate_tokens(answer)
+}
 pub use error::ProviderError;
 pub use types::{
     ChatMessage, ChatRequest, Content, ContentPart, LlmEvent, LlmOutput, LlmStream, ToolCall,

@@ -1,0 +1,310 @@
+//! Generation endpoints of easy-UI apps: `POST /chat-messages`, `POST /completion-messages`
+//! and their `…/{task_id}/stop`.
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Method, Request, StatusCode};
+use serde_json::{json, Map, Value};
+use weir_layers::{body, AuthKind, Body, BoxError, RouteMeta};
+
+use crate::api::context::{current_app, end_user, required_user};
+use crate::api::request::{json_object, user_string};
+use crate::api::{handler, HandlerResult, Route};
+use crate::error::{messages, ServiceError};
+use crate::events::{self, ChatEnvelope};
+use crate::runtime::chat::{self, Emitter, Turn};
+use crate::runtime::files::{self, FileUploadConfig};
+use crate::runtime::{inputs, LoadedApp};
+use crate::state::AppState;
+use crate::store::EndUserRow;
+
+const GENERATE: RouteMeta = RouteMeta::auth(AuthKind::AppKey).generation();
+const APP_KEY: RouteMeta = RouteMeta::auth(AuthKind::AppKey);
+
+/// The routes of this module.
+pub fn routes(state: &AppState) -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::POST,
+            "/v1/chat-messages",
+            GENERATE,
+            handler(state, chat_messages),
+        ),
+        Route::new(
+            Method::POST,
+            "/v1/completion-messages",
+            GENERATE,
+            handler(state, completion_messages),
+        ),
+        Route::new(
+            Method::POST,
+            "/v1/chat-messages/{task_id}/stop",
+            APP_KEY,
+            handler(state, stop_chat),
+        ),
+        Route::new(
+            Method::POST,
+            "/v1/completion-messages/{task_id}/stop",
+            APP_KEY,
+            handler(state, stop_completion),
+        ),
+    ]
+}
+
+/// `response_mode`: `true` for streaming.
+pub fn streaming(body: &Map<String, Value>) -> Result<bool, ServiceError> {
+    match body.get("response_mode") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::String(m)) if m == "blocking" => Ok(false),
+        Some(Value::String(m)) if m == "streaming" => Ok(true),
+        Some(_) => Err(ServiceError::invalid(
+            "response_mode must be 'blocking' or 'streaming'",
+        )),
+    }
+}
+
+/// `inputs`: a required object.
+pub fn inputs_object(body: &Map<String, Value>) -> Result<Map<String, Value>, ServiceError> {
+    match body.get("inputs") {
+        Some(Value::Object(m)) => Ok(m.clone()),
+        None | Some(Value::Null) => Err(ServiceError::invalid("inputs is required")),
+        Some(_) => Err(ServiceError::invalid("inputs must be an object")),
+    }
+}
+
+/// `files`: null or a list.
+pub fn files_list(body: &Map<String, Value>) -> Result<Vec<Value>, ServiceError> {
+    match body.get("files") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => Ok(a.clone()),
+        Some(_) => Err(ServiceError::invalid("files must be a list")),
+    }
+}
+
+/// `conversation_id`: blank → new conversation; otherwise a UUID.
+pub fn conversation_id(body: &Map<String, Value>) -> Result<Option<String>, ServiceError> {
+    match body.get("conversation_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => crate::util::canonical_uuid(s)
+            .map(Some)
+            .ok_or_else(|| ServiceError::invalid("conversation_id must be a valid UUID")),
+        Some(_) => Err(ServiceError::invalid(
+            "conversation_id must be a valid UUID",
+        )),
+    }
+}
+
+/// A boolean field with a default (`null` counts as the default).
+pub fn bool_field(
+    body: &Map<String, Value>,
+    key: &str,
+    default: bool,
+) -> Result<bool, ServiceError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ServiceError::invalid(format!("{key} must be a boolean"))),
+    }
+}
+
+/// The `user` of a JSON body, required.
+pub async fn body_user(
+    state: &AppState,
+    app: &LoadedApp,
+    body: &Map<String, Value>,
+) -> Result<EndUserRow, BoxError> {
+    let user = required_user(user_string(body.get("user")))?;
+    end_user(state, app, Some(&user)).await
+}
+
+/// A blocking run's JSON reply (`application/json; charset=utf-8`).
+pub fn blocking_json(value: &Value) -> http::Response<Body> {
+    let mut res = body::json(StatusCode::OK, value);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    res
+}
+
+async fn chat_messages(state: AppState, req: Request<Body>) -> HandlerResult {
+    let app = current_app(&state, &req).await?;
+    let body = json_object(req).await?;
+    let user = body_user(&state, &app, &body).await?;
+    crate::api::context::require_chat(&app)?;
+    if app.mode.is_workflow_based() {
+        // Chatflows run on the workflow engine, which has not landed yet.
+        return Err(ServiceError::AppUnavailable.into());
+    }
+    let query = match body.get("query") {
+        Some(Value::String(q)) => q.replace('\0', ""),
+        None | Some(Value::Null) => return Err(ServiceError::invalid("query is required").into()),
+        Some(_) => return Err(ServiceError::invalid("query must be a string").into()),
+    };
+    if query.is_empty() {
+        return Err(ServiceError::invalid("query is required").into());
+    }
+    let raw_inputs = inputs_object(&body)?;
+    let stream = streaming(&body)?;
+    let conversation_id = conversation_id(&body)?;
+    let file_maps = files_list(&body)?;
+    let auto_name = bool_field(&body, "auto_generate_name", true)?;
+
+    let conversation = match &conversation_id {
+        Some(id) => {
+            let c = state
+                .store()
+                .conversation(&app.row.id, &user.id, id)
+                .await?
+                .ok_or_else(|| ServiceError::not_found(messages::CONVERSATION_NOT_EXISTS))?;
+            if c.status != "normal" {
+                return Err(ServiceError::ConversationCompleted.into());
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    generate(
+        state,
+        app,
+        user,
+        query,
+        raw_inputs,
+        conversation,
+        file_maps,
+        auto_name,
+        stream,
+    )
+    .await
+}
+
+async fn completion_messages(state: AppState, req: Request<Body>) -> HandlerResult {
+    let app = current_app(&state, &req).await?;
+    let body = json_object(req).await?;
+    let user = body_user(&state, &app, &body).await?;
+    if app.mode != crate::dsl::AppMode::Completion {
+        return Err(ServiceError::AppUnavailable.into());
+    }
+    let query = match body.get("query") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(q)) => q.replace('\0', ""),
+        Some(_) => return Err(ServiceError::invalid("query must be a string").into()),
+    };
+    let raw_inputs = inputs_object(&body)?;
+    let stream = streaming(&body)?;
+    let file_maps = files_list(&body)?;
+    generate(
+        state, app, user, query, raw_inputs, None, file_maps, false, stream,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn generate(
+    state: AppState,
+    app: Arc<LoadedApp>,
+    user: EndUserRow,
+    query: String,
+    raw_inputs: Map<String, Value>,
+    conversation: Option<crate::store::ConversationRow>,
+    file_maps: Vec<Value>,
+    auto_generate_name: bool,
+    stream: bool,
+) -> HandlerResult {
+    let config = app.config.clone().ok_or(ServiceError::AppUnavailable)?;
+    // Dify resolves the model before it validates inputs.
+    let client = state
+        .providers()
+        .get(&config.model.provider, &config.model.name)?;
+    let inputs = inputs::validate(&config.form, &raw_inputs)?;
+    let upload_cfg = FileUploadConfig::from_features(app.features());
+    let files = if upload_cfg.enabled && !file_maps.is_empty() {
+        files::resolve(&state, &upload_cfg, &file_maps, &user, false).await?
+    } else {
+        Vec::new()
+    };
+    let chat_like = app.mode.is_chat_like();
+    let conversation_id = conversation
+        .as_ref()
+        .map_or_else(crate::util::new_id, |c| c.id.clone());
+    let envelope = chat::new_envelope(chat_like.then(|| conversation_id.clone()));
+    let guard = state
+        .tasks()
+        .register(&envelope.task_id, &app.row.id, Some(&user.id));
+    let turn = Turn {
+        app: app.clone(),
+        config,
+        client,
+        end_user: user,
+        query,
+        inputs,
+        conversation,
+        files,
+        auto_generate_name,
+        envelope: envelope.clone(),
+        conversation_id,
+    };
+    if stream {
+        let (tx, body) = events::channel(weir_layers::Surface::ServiceApi);
+        let flag = guard.flag.clone();
+        let st = state.clone();
+        let out = Emitter::Stream(tx.clone());
+        events::spawn_producer(tx, envelope.error_keys(), async move {
+            let _guard = guard;
+            chat::run(st, turn, out, flag).await.map(|_| ())
+        });
+        return Ok(weir_layers::sse::response(body));
+    }
+    let flag = guard.flag.clone();
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        chat::run(state, turn, Emitter::Blocking, flag).await
+    });
+    let result = task.await??;
+    Ok(blocking_json(&blocking_reply(
+        &envelope,
+        &app,
+        &result.answer,
+        &result.metadata,
+    )))
+}
+
+fn blocking_reply(env: &ChatEnvelope, app: &LoadedApp, answer: &str, metadata: &Value) -> Value {
+    let mut v = Map::new();
+    v.insert("event".into(), "message".into());
+    v.insert("task_id".into(), env.task_id.clone().into());
+    v.insert("id".into(), env.message_id.clone().into());
+    v.insert("message_id".into(), env.message_id.clone().into());
+    if let Some(c) = &env.conversation_id {
+        v.insert("conversation_id".into(), c.clone().into());
+    }
+    v.insert("mode".into(), app.row.mode.clone().into());
+    v.insert("answer".into(), answer.into());
+    v.insert("metadata".into(), metadata.clone());
+    v.insert("created_at".into(), env.created_at.into());
+    Value::Object(v)
+}
+
+async fn stop(state: AppState, req: Request<Body>, completion: bool) -> HandlerResult {
+    let task_id = crate::api::request::path_param(&req, "task_id");
+    let app = current_app(&state, &req).await?;
+    let body = json_object(req).await?;
+    let user = body_user(&state, &app, &body).await?;
+    if completion && app.mode != crate::dsl::AppMode::Completion {
+        return Err(ServiceError::AppUnavailable.into());
+    }
+    if !completion {
+        crate::api::context::require_chat(&app)?;
+    }
+    state.tasks().stop(&task_id, &app.row.id, Some(&user.id));
+    Ok(body::json(StatusCode::OK, &json!({"result": "success"})))
+}
+
+async fn stop_chat(state: AppState, req: Request<Body>) -> HandlerResult {
+    stop(state, req, false).await
+}
+
+async fn stop_completion(state: AppState, req: Request<Body>) -> HandlerResult {
+    stop(state, req, true).await
+}

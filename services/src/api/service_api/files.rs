@@ -1,0 +1,340 @@
+//! Files: `POST /files/upload` (multipart, limits by type), `GET /files/{id}/preview` (only
+//! files some message of the app references), and the signed `GET /files/{id}/file-preview`
+//! URLs handed out in responses.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use hmac::{Hmac, Mac};
+use http::{header, HeaderValue, Method, Request, StatusCode};
+use serde_json::json;
+use sha2::Sha256;
+use tokio::io::AsyncWriteExt;
+use weir_layers::{body, AuthKind, Body, BoxError, HttpError, RouteMeta};
+
+use crate::api::context::{current_app, end_user};
+use crate::api::request::{path_param, query_pairs, query_param};
+use crate::api::{handler, HandlerResult, Route};
+use crate::error::ServiceError;
+use crate::runtime::files::kind_of_extension;
+use crate::state::AppState;
+use crate::store::UploadFileRow;
+use crate::util::{new_id, now};
+
+/// How long a signed file URL stays valid, seconds.
+pub const SIGNED_URL_TTL_S: i64 = 300;
+/// Longest kept file name stem.
+const MAX_STEM_CHARS: usize = 200;
+/// Characters refused in file names.
+const FORBIDDEN_NAME_CHARS: &[char] = &['/', '\\', ':', '*', '?', '"', '<', '>', '|'];
+
+/// The routes of this module.
+pub fn routes(state: &AppState) -> Vec<Route> {
+    let limits = &state.settings().limits;
+    let largest = [
+        limits.upload_file_bytes,
+        limits.upload_image_bytes,
+        limits.upload_video_bytes,
+        limits.upload_audio_bytes,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(limits.upload_file_bytes);
+    // The multipart framing needs a little room on top of the file itself.
+    let upload = RouteMeta::auth(AuthKind::AppKey).body_limit(largest + 1024 * 1024);
+    vec![
+        Route::new(
+            Method::POST,
+            "/v1/files/upload",
+            upload,
+            handler(state, upload_file),
+        ),
+        Route::new(
+            Method::GET,
+            "/v1/files/{file_id}/preview",
+            RouteMeta::auth(AuthKind::AppKey),
+            handler(state, preview),
+        )
+        .uuids(&["file_id"]),
+        Route::new(
+            Method::GET,
+            "/files/{file_id}/file-preview",
+            RouteMeta::auth(AuthKind::None),
+            handler(state, signed_preview),
+        )
+        .uuids(&["file_id"]),
+    ]
+}
+
+fn signature(secret: &[u8], file_id: &str, timestamp: &str, nonce: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(format!("file-preview|{file_id}|{timestamp}|{nonce}").as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A signed, time-limited URL of an uploaded file.
+pub fn signed_url(state: &AppState, file_id: &str) -> String {
+    let timestamp = now().to_string();
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let sign = signature(state.file_secret(), file_id, &timestamp, &nonce);
+    format!(
+        "{}/files/{file_id}/file-preview?timestamp={timestamp}&nonce={nonce}&sign={sign}",
+        state.settings().files_url.trim_end_matches('/')
+    )
+}
+
+/// The upload limit of a file of this extension.
+pub fn limit_for(state: &AppState, extension: &str) -> u64 {
+    let l = &state.settings().limits;
+    match kind_of_extension(extension) {
+        "image" => l.upload_image_bytes,
+        "video" => l.upload_video_bytes,
+        "audio" => l.upload_audio_bytes,
+        _ => l.upload_file_bytes,
+    }
+}
+
+/// The JSON object of an upload.
+pub fn upload_json(state: &AppState, f: &UploadFileRow) -> serde_json::Value {
+    json!({
+        "id": f.id, "name": f.name, "size": f.size, "extension": f.extension,
+        "mime_type": f.mime_type, "created_by": f.created_by, "created_at": f.created_at,
+        "preview_url": null, "source_url": signed_url(state, &f.id), "original_url": null,
+        "user_id": null, "tenant_id": f.workspace_id, "conversation_id": null, "file_key": null,
+    })
+}
+
+fn clean_name(name: &str) -> Result<String, ServiceError> {
+    if name.is_empty() {
+        return Err(ServiceError::FilenameNotExists);
+    }
+    if name.contains(FORBIDDEN_NAME_CHARS) {
+        return Err(ServiceError::invalid(
+            "Filename contains invalid characters",
+        ));
+    }
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) => (s, Some(e)),
+        None => (name, None),
+    };
+    if stem.chars().count() <= MAX_STEM_CHARS {
+        return Ok(name.to_owned());
+    }
+    let stem: String = stem.chars().take(MAX_STEM_CHARS).collect();
+    Ok(match ext {
+        Some(e) => format!("{stem}.{e}"),
+        None => stem,
+    })
+}
+
+async fn upload_file(state: AppState, req: Request<Body>) -> HandlerResult {
+    let app = current_app(&state, &req).await?;
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or(ServiceError::NoFileUploaded)?;
+    let stream = http_body_util::BodyStream::new(req.into_body())
+        .filter_map(|f| async move { f.map(|f| f.into_data().ok()).transpose() });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut user: Option<String> = None;
+    let mut stored: Option<(String, String, String, u64, std::path::PathBuf)> = None;
+    let mut file_fields = 0;
+    let dir = state.settings().data_dir.join("upload_files");
+    tokio::fs::create_dir_all(&dir).await?;
+    let result: Result<(), BoxError> = async {
+        while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+            let name = field.name().unwrap_or("").to_owned();
+            if field.file_name().is_none() {
+                if name == "user" {
+                    user = Some(field.text().await.map_err(multipart_error)?);
+                }
+                continue;
+            }
+            file_fields += 1;
+            if name != "file" || stored.is_some() {
+                // Drain it so the next field can be read.
+                while field.chunk().await.map_err(multipart_error)?.is_some() {}
+                continue;
+            }
+            let mime = field.content_type().map(|m| m.to_string());
+            let filename = clean_name(field.file_name().unwrap_or(""))?;
+            let mime = mime.ok_or(ServiceError::UnsupportedFileType)?;
+            let extension = filename
+                .rsplit_once('.')
+                .map(|(_, e)| e.to_ascii_lowercase())
+                .unwrap_or_default();
+            let limit = limit_for(&state, &extension);
+            let id = new_id();
+            let path = dir.join(&id);
+            let mut file = tokio::fs::File::create(&path).await?;
+            let mut size: u64 = 0;
+            stored = Some((id, filename, mime, 0, path.clone()));
+            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(ServiceError::FileTooLarge(format!(
+                        "File size exceeded. {} > {} MB",
+                        size,
+                        limit / (1024 * 1024)
+                    ))
+                    .into());
+                }
+                file.write_all(&chunk).await?;
+            }
+            file.flush().await?;
+            if let Some(s) = stored.as_mut() {
+                s.3 = size;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let cleanup = |stored: &Option<(String, String, String, u64, std::path::PathBuf)>| {
+        if let Some((_, _, _, _, path)) = stored {
+            let _ = std::fs::remove_file(path);
+        }
+    };
+    if let Err(e) = result {
+        cleanup(&stored);
+        return Err(e);
+    }
+    let Some((id, name, mime, size, _path)) = stored else {
+        return Err(ServiceError::NoFileUploaded.into());
+    };
+    if file_fields > 1 {
+        cleanup(&Some((id, name, mime, size, _path)));
+        return Err(ServiceError::TooManyFiles.into());
+    }
+    let user = end_user(&state, &app, user.as_deref()).await?;
+    let row = UploadFileRow {
+        extension: name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default(),
+        storage_key: format!("upload_files/{id}"),
+        id,
+        workspace_id: app.row.workspace_id.clone(),
+        app_id: Some(app.row.id.clone()),
+        name,
+        size: size as i64,
+        mime_type: mime,
+        created_by: user.id.clone(),
+        created_at: now(),
+    };
+    state.store().insert_upload_file(&row).await?;
+    Ok(body::json(StatusCode::CREATED, &upload_json(&state, &row)))
+}
+
+fn multipart_error(e: multer::Error) -> BoxError {
+    match e {
+        multer::Error::StreamReadFailed(inner) => inner,
+        other => HttpError::bad_request(format!("invalid multipart body: {other}")).into(),
+    }
+}
+
+async fn file_response(state: &AppState, f: &UploadFileRow, as_attachment: bool) -> HandlerResult {
+    let path = state.settings().data_dir.join(&f.storage_key);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ServiceError::FileNotFound("The requested file was not found.".into()))?;
+    let mut res = http::Response::new(body::full(Bytes::from(bytes)));
+    let html_like =
+        f.mime_type.contains("html") || matches!(f.extension.as_str(), "html" | "htm" | "svg");
+    let headers = res.headers_mut();
+    if as_attachment || html_like {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        let encoded: String = form_urlencoded::byte_serialize(f.name.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20");
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}")) {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+    } else if let Ok(v) = HeaderValue::from_str(&f.mime_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    if matches!(kind_of_extension(&f.extension), "audio" | "video") {
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    Ok(res)
+}
+
+async fn preview(state: AppState, req: Request<Body>) -> HandlerResult {
+    let id = path_param(&req, "file_id").to_lowercase();
+    let app = current_app(&state, &req).await?;
+    let q = query_pairs(&req);
+    let as_attachment = query_param(&q, "as_attachment").is_some_and(|v| v == "true" || v == "1");
+    let _user = end_user(&state, &app, query_param(&q, "user").as_deref()).await?;
+    let referencing = state.store().upload_referencing_app(&id).await?;
+    match referencing {
+        None => Err(ServiceError::FileNotFound("File not found in message context".into()).into()),
+        Some(other) if other != app.row.id => Err(ServiceError::FileAccessDenied.into()),
+        Some(_) => {
+            let f = state.store().upload_file(&id).await?.ok_or_else(|| {
+                ServiceError::FileNotFound("The requested file was not found.".into())
+            })?;
+            file_response(&state, &f, as_attachment).await
+        }
+    }
+}
+
+async fn signed_preview(state: AppState, req: Request<Body>) -> HandlerResult {
+    let id = path_param(&req, "file_id").to_lowercase();
+    let q = query_pairs(&req);
+    let (Some(ts), Some(nonce), Some(sign)) = (
+        query_param(&q, "timestamp"),
+        query_param(&q, "nonce"),
+        query_param(&q, "sign"),
+    ) else {
+        return Err(HttpError::forbidden("Invalid request.").into());
+    };
+    let fresh = ts
+        .parse::<i64>()
+        .is_ok_and(|t| now() - t <= SIGNED_URL_TTL_S);
+    if !fresh || signature(state.file_secret(), &id, &ts, &nonce) != sign {
+        return Err(HttpError::forbidden("Invalid request.").into());
+    }
+    let f =
+        state.store().upload_file(&id).await?.ok_or_else(|| {
+            ServiceError::FileNotFound("The requested file was not found.".into())
+        })?;
+    let as_attachment = query_param(&q, "as_attachment").is_some_and(|v| v == "true");
+    file_response(&state, &f, as_attachment).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(matches!(
+            clean_name(""),
+            Err(ServiceError::FilenameNotExists)
+        ));
+        assert!(clean_name("a/b.txt").is_err());
+        let long = format!("{}.pdf", "x".repeat(250));
+        let cleaned = clean_name(&long).unwrap();
+        assert_eq!(cleaned.len(), 204);
+        assert!(cleaned.ends_with(".pdf"));
+    }
+
+    #[test]
+    fn signatures_depend_on_every_part() {
+        let a = signature(b"k", "f", "1", "n");
+        assert_ne!(a, signature(b"k", "f", "2", "n"));
+        assert_ne!(a, signature(b"j", "f", "1", "n"));
+        assert_eq!(a.len(), 64);
+    }
+}

@@ -1,0 +1,464 @@
+//! One turn of an easy-UI app: store the conversation and message, check moderation, build
+//! the prompt, call the model (or the agent loop), stream the answer, and save how it ended.
+//!
+//! The turn runs on its own task, never on the connection: a stop request or a closed
+//! stream ends it cooperatively, and what was generated is saved either way. A failure is
+//! saved on the message (`status: error`) before it is returned.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+use weir_layers::BoxError;
+
+use super::config::AppConfig;
+use super::files::{image_parts, FileUploadConfig, ResolvedFile};
+use super::inputs::text_of;
+use super::tasks::StopFlag;
+use super::{moderation, naming, prompt, LoadedApp};
+use crate::events::{AgentThought, ChatEnvelope, EventSender, StreamClosed};
+use crate::providers::{ChatRequest, LlmEvent, OpenAiClient, Usage};
+use crate::state::AppState;
+use crate::store::{
+    ConversationRow, EndUserRow, MessageFileRow, MessageOutcome, NewConversation, NewMessage,
+};
+use crate::util::{new_id, now};
+
+/// Turns of history sent as memory, at most.
+pub const MEMORY_TURNS: i64 = 50;
+/// Characters of history sent as memory, at most (oldest turns go first).
+pub const MEMORY_CHARS: usize = 48_000;
+
+/// Where a turn's events go.
+pub enum Emitter {
+    /// An SSE stream.
+    Stream(EventSender),
+    /// A blocking call: events are folded into the result only.
+    Blocking,
+}
+
+impl Emitter {
+    /// Sends a frame; `Err` when the client is gone.
+    pub async fn send(&self, frame: impl FnOnce() -> bytes::Bytes) -> Result<(), StreamClosed> {
+        match self {
+            Emitter::Stream(tx) => tx.send_frame(frame()).await,
+            Emitter::Blocking => Ok(()),
+        }
+    }
+
+    /// Whether events are streamed.
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Emitter::Stream(_))
+    }
+}
+
+/// Everything a turn needs, validated by the handler.
+pub struct Turn {
+    /// The app.
+    pub app: Arc<LoadedApp>,
+    /// Its configuration.
+    pub config: AppConfig,
+    /// The model client.
+    pub client: Arc<OpenAiClient>,
+    /// The caller.
+    pub end_user: EndUserRow,
+    /// The query (empty for completion apps).
+    pub query: String,
+    /// Validated inputs.
+    pub inputs: Map<String, Value>,
+    /// The conversation continued, if any.
+    pub conversation: Option<ConversationRow>,
+    /// Files of the request.
+    pub files: Vec<ResolvedFile>,
+    /// Generate a name for a new conversation.
+    pub auto_generate_name: bool,
+    /// Ids and time of the turn.
+    pub envelope: ChatEnvelope,
+    /// The conversation id (also for completion apps, where it stays hidden).
+    pub conversation_id: String,
+}
+
+/// How a turn ended.
+#[derive(Debug)]
+pub struct TurnResult {
+    /// The answer.
+    pub answer: String,
+    /// `{annotation_reply, retriever_resources, usage}`.
+    pub metadata: Value,
+}
+
+fn metadata(usage: &Usage) -> Value {
+    json!({"annotation_reply": null, "retriever_resources": [], "usage": usage})
+}
+
+fn rendered(config: &AppConfig, inputs: &Map<String, Value>) -> HashMap<String, String> {
+    config
+        .form
+        .iter()
+        .map(|f| {
+            (
+                f.variable.clone(),
+                inputs.get(&f.variable).map(text_of).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// What a model call produced before it ended (normally or not).
+pub(super) struct Generated {
+    pub answer: String,
+    pub usage: Option<Usage>,
+    pub stopped: bool,
+    pub error: Option<BoxError>,
+}
+
+/// Streams one model call: each text delta goes out through `frame`; a stop flag, a closed
+/// stream or the run's deadline end it early.
+pub(super) async fn stream_answer(
+    client: &OpenAiClient,
+    req: &ChatRequest,
+    out: &Emitter,
+    stop: &StopFlag,
+    deadline: tokio::time::Instant,
+    frame: impl Fn(&str) -> bytes::Bytes,
+) -> Generated {
+    let mut g = Generated {
+        answer: String::new(),
+        usage: None,
+        stopped: false,
+        error: None,
+    };
+    let mut stream = match client.chat(req).await {
+        Ok(s) => s,
+        Err(e) => {
+            g.error = Some(e.into());
+            return g;
+        }
+    };
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = stop.stopped() => { g.stopped = true; break; }
+            () = tokio::time::sleep_until(deadline) => { g.stopped = true; break; }
+            next = stream.next() => next,
+        };
+        match next {
+            None => break,
+            Some(Err(e)) => {
+                g.error = Some(e.into());
+                break;
+            }
+            Some(Ok(LlmEvent::Text(t))) => {
+                g.answer.push_str(&t);
+                if out.send(|| frame(&t)).await.is_err() {
+                    g.stopped = true;
+                    break;
+                }
+            }
+            Some(Ok(LlmEvent::Usage(u))) => g.usage = Some(u),
+            Some(Ok(_)) => {}
+        }
+    }
+    g
+}
+
+/// Runs a turn.
+pub async fn run(
+    state: AppState,
+    turn: Turn,
+    out: Emitter,
+    stop: Arc<StopFlag>,
+) -> Result<TurnResult, BoxError> {
+    let started = Instant::now();
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(state.settings().limits.max_execution_s);
+    let store = state.store();
+    let app = &turn.app;
+    let env = &turn.envelope;
+    let inputs_json = Value::Object(turn.inputs.clone()).to_string();
+    let is_new = turn.conversation.is_none();
+    let values = rendered(&turn.config, &turn.inputs);
+
+    if is_new {
+        let introduction = (!turn.config.opening_statement.is_empty())
+            .then(|| super::template::substitute(&turn.config.opening_statement, &values));
+        store
+            .insert_conversation(&NewConversation {
+                id: turn.conversation_id.clone(),
+                app_id: app.row.id.clone(),
+                end_user_id: turn.end_user.id.clone(),
+                mode: app.row.mode.clone(),
+                name: naming::initial_name(&turn.query),
+                inputs: inputs_json.clone(),
+                introduction,
+                workflow_id: None,
+                from_source: "api",
+            })
+            .await?;
+    }
+    store
+        .insert_message(&NewMessage {
+            id: env.message_id.clone(),
+            app_id: app.row.id.clone(),
+            conversation_id: turn.conversation_id.clone(),
+            end_user_id: turn.end_user.id.clone(),
+            mode: app.row.mode.clone(),
+            task_id: env.task_id.clone(),
+            query: turn.query.clone(),
+            inputs: inputs_json,
+            workflow_run_id: None,
+            created_at: env.created_at,
+        })
+        .await?;
+    for f in &turn.files {
+        store
+            .insert_message_file(
+                &app.row.id,
+                &MessageFileRow {
+                    id: new_id(),
+                    message_id: env.message_id.clone(),
+                    kind: f.kind.clone(),
+                    transfer_method: f.transfer_method.clone(),
+                    url: f.url.clone(),
+                    belongs_to: "user".into(),
+                    upload_file_id: f.upload.as_ref().map(|u| u.id.clone()),
+                },
+            )
+            .await?;
+        if let Some(u) = &f.upload {
+            store.mark_upload_used(&u.id).await?;
+        }
+    }
+
+    let is_agent = turn.config.agent.is_some();
+    let chunk = |t: &str| {
+        if is_agent {
+            env.agent_message(t)
+        } else {
+            env.message(t, None)
+        }
+    };
+
+    // Input moderation answers with the preset, without the model.
+    if let Some(preset) = turn
+        .config
+        .moderation
+        .as_ref()
+        .and_then(|m| moderation::check_inputs(m, &turn.inputs, &turn.query))
+    {
+        let _ = out.send(|| chunk(&preset)).await;
+        return finish(
+            &state,
+            &turn,
+            &out,
+            preset,
+            Usage::default(),
+            Vec::new(),
+            started,
+            is_new,
+        )
+        .await;
+    }
+
+    let history = if turn.config.mode.is_chat_like() && !is_new {
+        let rows = store
+            .history(&turn.conversation_id, &env.message_id, MEMORY_TURNS)
+            .await?;
+        let mut turns: Vec<(String, String)> =
+            rows.into_iter().map(|m| (m.query, m.answer)).collect();
+        let mut total: usize = turns.iter().map(|(q, a)| q.len() + a.len()).sum();
+        while total > MEMORY_CHARS && !turns.is_empty() {
+            let (q, a) = turns.remove(0);
+            total -= q.len() + a.len();
+        }
+        turns
+    } else {
+        Vec::new()
+    };
+    let upload_cfg = FileUploadConfig::from_features(app.features());
+    let images = image_parts(&state, &turn.files, &upload_cfg.detail).await;
+    let prompt = prompt::build(prompt::PromptParts {
+        config: &turn.config,
+        inputs: &values,
+        query: &turn.query,
+        history: &history,
+        context: None,
+        images,
+    });
+    let mut req = ChatRequest::new(turn.config.model.name.clone(), prompt.messages);
+    req.params = turn.config.model.params.clone();
+    if !prompt.stop.is_empty() {
+        let mut stops: Vec<Value> = req
+            .params
+            .get("stop")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        stops.extend(prompt.stop.into_iter().map(Value::String));
+        req.params.insert("stop".into(), Value::Array(stops));
+    }
+    req.stream = out.is_stream();
+    req.user = Some(turn.end_user.session_id.clone());
+
+    if is_agent {
+        let result = super::agent::run(&state, &turn, req, &out, &stop, deadline).await;
+        return match result {
+            Ok((answer, usage, thoughts)) => {
+                finish(
+                    &state, &turn, &out, answer, usage, thoughts, started, is_new,
+                )
+                .await
+            }
+            Err((answer, thoughts, err)) => fail(&state, &turn, answer, thoughts, err).await,
+        };
+    }
+
+    let g = stream_answer(&turn.client, &req, &out, &stop, deadline, chunk).await;
+    if let Some(err) = g.error {
+        return fail(&state, &turn, g.answer, Vec::new(), err).await;
+    }
+    let usage = g.usage.unwrap_or_else(|| {
+        let pricing = turn.client.pricing(&turn.config.model.name);
+        Usage::priced(
+            0,
+            crate::providers::estimate_completion(&g.answer),
+            &pricing,
+        )
+    });
+    let mut answer = g.answer;
+    if let Some(replacement) = turn
+        .config
+        .moderation
+        .as_ref()
+        .and_then(|m| moderation::check_output(m, &answer))
+    {
+        let _ = out.send(|| env.message_replace(&replacement, "")).await;
+        answer = replacement;
+    }
+    finish(
+        &state,
+        &turn,
+        &out,
+        answer,
+        usage,
+        Vec::new(),
+        started,
+        is_new,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    state: &AppState,
+    turn: &Turn,
+    out: &Emitter,
+    answer: String,
+    mut usage: Usage,
+    thoughts: Vec<AgentThought>,
+    started: Instant,
+    is_new: bool,
+) -> Result<TurnResult, BoxError> {
+    usage.latency = started.elapsed().as_secs_f64();
+    let metadata = metadata(&usage);
+    let store = state.store();
+    store
+        .finish_message(
+            &turn.envelope.message_id,
+            &MessageOutcome {
+                answer: answer.clone(),
+                status: "normal",
+                error: None,
+                message_tokens: usage.prompt_tokens as i64,
+                answer_tokens: usage.completion_tokens as i64,
+                total_price: usage.total_price.clone(),
+                currency: usage.currency.clone(),
+                latency: usage.latency,
+                metadata: metadata.to_string(),
+                agent_thoughts: serde_json::to_string(&thoughts_for_history(&thoughts))
+                    .unwrap_or_else(|_| "[]".into()),
+            },
+        )
+        .await?;
+    store.touch_conversation(&turn.conversation_id).await?;
+    let _ = out
+        .send(|| turn.envelope.message_end(&metadata, None))
+        .await;
+    if is_new && turn.auto_generate_name && turn.config.mode.is_chat_like() {
+        let (client, model, query, id, store) = (
+            turn.client.clone(),
+            turn.config.model.name.clone(),
+            turn.query.clone(),
+            turn.conversation_id.clone(),
+            store.clone(),
+        );
+        tokio::spawn(async move {
+            if let Some(name) = naming::generate_name(&client, &model, &query).await {
+                if let Err(e) = store.rename_conversation(&id, &name).await {
+                    tracing::warn!(error = %e, "saving the generated conversation name failed");
+                }
+            }
+        });
+    }
+    Ok(TurnResult { answer, metadata })
+}
+
+async fn fail(
+    state: &AppState,
+    turn: &Turn,
+    answer: String,
+    thoughts: Vec<AgentThought>,
+    err: BoxError,
+) -> Result<TurnResult, BoxError> {
+    let http = crate::error::to_http_error(&*err, weir_layers::Surface::ServiceApi);
+    let outcome = MessageOutcome {
+        answer,
+        status: "error",
+        error: Some(
+            http.message_for(weir_layers::Surface::ServiceApi, true)
+                .to_owned(),
+        ),
+        metadata: metadata(&Usage::default()).to_string(),
+        agent_thoughts: serde_json::to_string(&thoughts_for_history(&thoughts))
+            .unwrap_or_else(|_| "[]".into()),
+        total_price: "0".into(),
+        currency: "USD".into(),
+        ..Default::default()
+    };
+    if let Err(e) = state
+        .store()
+        .finish_message(&turn.envelope.message_id, &outcome)
+        .await
+    {
+        tracing::error!(error = %e, "saving a failed message failed");
+    }
+    let _ = state
+        .store()
+        .touch_conversation(&turn.conversation_id)
+        .await;
+    Err(err)
+}
+
+/// Agent thoughts as stored for message history.
+fn thoughts_for_history(thoughts: &[AgentThought]) -> Vec<Value> {
+    thoughts
+        .iter()
+        .map(|t| {
+            json!({"id": t.id, "position": t.position, "thought": t.thought, "tool": t.tool,
+                "tool_labels": t.tool_labels, "tool_input": t.tool_input, "observation": t.observation,
+                "files": t.message_files, "created_at": t.created_at})
+        })
+        .collect()
+}
+
+/// The envelope of a new turn.
+pub fn new_envelope(conversation_id: Option<String>) -> ChatEnvelope {
+    ChatEnvelope {
+        conversation_id,
+        message_id: new_id(),
+        created_at: now(),
+        task_id: uuid::Uuid::new_v4().to_string(),
+    }
+}

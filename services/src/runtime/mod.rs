@@ -1,0 +1,100 @@
+//! The app runtime for easy-UI apps (chat, completion, agent-chat): configuration, input
+//! validation, prompt assembly, the generation pipeline, agents and their tools, stop.
+
+pub mod agent;
+pub mod chat;
+pub mod config;
+pub mod files;
+pub mod inputs;
+pub mod moderation;
+pub mod naming;
+pub mod prompt;
+pub mod tasks;
+pub mod template;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::dsl::AppMode;
+use crate::store::{AppRow, Store, StoreError};
+use config::AppConfig;
+
+/// An app with its parsed configuration, as the handlers use it.
+#[derive(Debug)]
+pub struct LoadedApp {
+    /// The stored row.
+    pub row: AppRow,
+    /// Its mode.
+    pub mode: AppMode,
+    /// The DSL document.
+    pub dsl: Value,
+    /// Easy-UI configuration (chat, completion, agent-chat), if valid.
+    pub config: Option<AppConfig>,
+}
+
+impl LoadedApp {
+    /// Parses a stored app.
+    pub fn from_row(row: AppRow) -> LoadedApp {
+        let dsl: Value = serde_json::from_str(&row.dsl).unwrap_or(Value::Null);
+        let mode = AppMode::parse(&row.mode).unwrap_or(AppMode::Chat);
+        let config = dsl
+            .get("model_config")
+            .and_then(Value::as_object)
+            .filter(|_| !mode.is_workflow_based())
+            .and_then(|mc| AppConfig::from_model_config(mode, mc));
+        LoadedApp {
+            row,
+            mode,
+            dsl,
+            config,
+        }
+    }
+
+    /// The `features` of a workflow-based app, or the model config of an easy-UI app.
+    pub fn features(&self) -> Option<&serde_json::Map<String, Value>> {
+        if self.mode.is_workflow_based() {
+            self.dsl
+                .pointer("/workflow/features")
+                .and_then(Value::as_object)
+        } else {
+            self.dsl.get("model_config").and_then(Value::as_object)
+        }
+    }
+}
+
+/// How long a loaded app is trusted before it is read again.
+pub const APP_CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// Loaded apps by id, read again after [`APP_CACHE_TTL`].
+#[derive(Default)]
+pub struct AppCache {
+    apps: RwLock<HashMap<String, (Arc<LoadedApp>, Instant)>>,
+}
+
+impl AppCache {
+    /// The app with this id, from the cache or the store.
+    pub async fn get(&self, store: &Store, id: &str) -> Result<Option<Arc<LoadedApp>>, StoreError> {
+        if let Some((app, at)) = self.apps.read().unwrap_or_else(|p| p.into_inner()).get(id) {
+            if at.elapsed() < APP_CACHE_TTL {
+                return Ok(Some(app.clone()));
+            }
+        }
+        let Some(row) = store.app(id).await? else {
+            self.apps
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(id);
+            return Ok(None);
+        };
+        let app = Arc::new(LoadedApp::from_row(row));
+        let mut apps = self.apps.write().unwrap_or_else(|p| p.into_inner());
+        if apps.len() > 10_000 {
+            apps.clear();
+        }
+        apps.insert(id.to_owned(), (app.clone(), Instant::now()));
+        Ok(Some(app))
+    }
+}
