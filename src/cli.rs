@@ -168,7 +168,8 @@ async fn app_command(config: &Config, cmd: AppCommand) -> CliResult {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let ws = store.default_workspace_id().await?;
-            let imported = apps::import(&store, &ws, &text, name.as_deref()).await?;
+            let tools = weir_services::tools::ToolRegistry::new(&config.services);
+            let imported = apps::import(&store, &tools, &ws, &text, name.as_deref()).await?;
             if imported.status == weir_services::dsl::ImportStatus::CompletedWithWarnings {
                 eprintln!(
                     "warning: DSL version {} is older than {}; imported anyway",

@@ -303,7 +303,7 @@ async fn agent_app_calls_the_tool_and_streams_thoughts_in_order() {
     let names = sse::names(&events);
     // Round 1: thought opens, thought with the tool call, thought with the observation.
     // Round 2: thought opens, the answer, the final thought; then message_end.
-    let expected_prefix = vec![
+    let expected_prefix = [
         "agent_thought",
         "agent_thought",
         "agent_thought",

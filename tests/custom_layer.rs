@@ -42,9 +42,11 @@ async fn the_example_layer_guards_every_request() {
 #[tokio::test]
 async fn the_example_builds_a_server_from_config() {
     let db = weir_services::store::scratch::ScratchDb::sqlite().await;
-    let mut config = weir::Config::default();
-    config.database_url = db.url.clone();
-    config.bind = "127.0.0.1:0".into();
+    let config = weir::Config {
+        database_url: db.url.clone(),
+        bind: "127.0.0.1:0".into(),
+        ..weir::Config::default()
+    };
     let server = custom_layer::build(config).await.unwrap();
     assert!(server.stack().names().contains(&"tenant_guard"));
     let pos = |n| server.stack().names().iter().position(|x| *x == n).unwrap();

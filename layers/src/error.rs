@@ -110,6 +110,12 @@ pub struct HttpError {
     status: StatusCode,
     code: Cow<'static, str>,
     message: Cow<'static, str>,
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarely used parts of an [`HttpError`], boxed to keep errors small.
+#[derive(Clone, Debug, Default)]
+struct Extra {
     params: Option<String>,
     hint: Option<String>,
     details: Vec<ErrorDetail>,
@@ -141,11 +147,12 @@ impl HttpError {
             status,
             code: code.into(),
             message: message.into(),
-            params: None,
-            hint: None,
-            details: Vec::new(),
-            headers: HeaderMap::new(),
+            extra: None,
         }
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
     }
 
     /// A bare HTTP error: the code follows from the status.
@@ -188,11 +195,11 @@ impl HttpError {
 
     /// 405 for a path whose route exists for other methods.
     pub fn method_not_allowed(allow: &str) -> Self {
-        let mut err = Self::status(StatusCode::METHOD_NOT_ALLOWED, messages::METHOD_NOT_ALLOWED);
-        if let Ok(value) = HeaderValue::from_str(allow) {
-            err.headers.insert(http::header::ALLOW, value);
+        let err = Self::status(StatusCode::METHOD_NOT_ALLOWED, messages::METHOD_NOT_ALLOWED);
+        match HeaderValue::from_str(allow) {
+            Ok(value) => err.with_header(http::header::ALLOW, value),
+            Err(_) => err,
         }
-        err
     }
 
     /// 413 `request_entity_too_large`.
@@ -227,25 +234,25 @@ impl HttpError {
 
     /// Sets `params` (the offending field of a Service-API `invalid_param`).
     pub fn with_params(mut self, field: impl Into<String>) -> Self {
-        self.params = Some(field.into());
+        self.extra_mut().params = Some(field.into());
         self
     }
 
     /// Sets `hint` (`/openapi/v1`).
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.extra_mut().hint = Some(hint.into());
         self
     }
 
     /// Sets `details` (`/openapi/v1` validation errors).
     pub fn with_details(mut self, details: Vec<ErrorDetail>) -> Self {
-        self.details = details;
+        self.extra_mut().details = details;
         self
     }
 
     /// Adds a response header.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
+        self.extra_mut().headers.insert(name, value);
         self
     }
 
@@ -266,12 +273,12 @@ impl HttpError {
 
     /// `details`, if any.
     pub fn details(&self) -> &[ErrorDetail] {
-        &self.details
+        self.extra.as_ref().map_or(&[], |e| &e.details)
     }
 
     /// `hint`, if any.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.extra.as_ref().and_then(|e| e.hint.as_deref())
     }
 
     /// The message a client sees on this surface: 5xx on `/openapi/v1` are always
@@ -296,9 +303,9 @@ impl HttpError {
             code: &self.code,
             message: self.message_for(surface, in_stream),
             status: self.status.as_u16(),
-            params: self.params.as_deref(),
-            hint: self.hint.as_deref(),
-            details: &self.details,
+            params: self.extra.as_ref().and_then(|e| e.params.as_deref()),
+            hint: self.hint(),
+            details: self.details(),
         }
     }
 
@@ -307,8 +314,10 @@ impl HttpError {
     pub fn into_response(self, surface: Surface) -> Response<Body> {
         let bytes = serde_json::to_vec(&self.body(surface, false)).unwrap_or_default();
         let mut res = body::json_bytes(self.status, bytes);
-        for (name, value) in &self.headers {
-            res.headers_mut().insert(name.clone(), value.clone());
+        if let Some(extra) = &self.extra {
+            for (name, value) in &extra.headers {
+                res.headers_mut().insert(name.clone(), value.clone());
+            }
         }
         res.extensions_mut().insert(ErrorInfo {
             code: self.code.clone(),

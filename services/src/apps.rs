@@ -3,7 +3,9 @@
 use serde_json::Value;
 
 use crate::dsl::{self, Dsl, DslError, ImportStatus};
+use crate::runtime::config::enabled_agent_tools;
 use crate::store::{AppRow, NewApp, NewWorkflow, Store, StoreError};
+use crate::tools::ToolRegistry;
 
 /// An import that could not complete.
 #[derive(Debug, thiserror::Error)]
@@ -34,20 +36,42 @@ fn text(app: &serde_json::Map<String, Value>, key: &str) -> String {
         .to_owned()
 }
 
-/// Validates a DSL document for import (parsing, then what the runtimes can run).
-pub fn validate(text: &str) -> Result<Dsl, DslError> {
-    Dsl::parse(text)
+/// Validates a DSL document for import: it parses, and weir can run what it names (tools
+/// of agents).
+pub fn validate(text: &str, tools: &ToolRegistry) -> Result<Dsl, DslError> {
+    let dsl = Dsl::parse(text)?;
+    let mut missing = Vec::new();
+    if let Some(mc) = dsl.doc.get("model_config").and_then(Value::as_object) {
+        if dsl.mode == crate::dsl::AppMode::AgentChat {
+            for t in enabled_agent_tools(mc) {
+                if tools
+                    .get(&t.provider_type, &t.provider_id, &t.tool_name)
+                    .is_none()
+                {
+                    missing.push(format!(
+                        "tool {}/{} ({})",
+                        t.provider_id, t.tool_name, t.provider_type
+                    ));
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(DslError::Unsupported(missing));
+    }
+    Ok(dsl)
 }
 
 /// Imports DSL text as a new app of `workspace_id`; `name` overrides the file's name.
 /// Nothing is stored unless the whole import succeeds.
 pub async fn import(
     store: &Store,
+    tools: &ToolRegistry,
     workspace_id: &str,
     dsl_text: &str,
     name: Option<&str>,
 ) -> Result<Imported, ImportError> {
-    let mut dsl = validate(dsl_text)?;
+    let mut dsl = validate(dsl_text, tools)?;
     if let Some(name) = name {
         dsl.doc["app"]["name"] = Value::String(name.to_owned());
     }
@@ -91,4 +115,25 @@ pub fn export(app: &AppRow, include_secrets: bool) -> String {
         meta.insert("description".into(), Value::String(app.description.clone()));
     }
     dsl::export(&doc, include_secrets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_naming_unknown_tools_are_refused() {
+        let tools = ToolRegistry::new(&crate::settings::Settings::default());
+        let text = "version: '0.6.0'\napp: {mode: agent-chat, name: a}\nmodel_config:\n  pre_prompt: ''\n  agent_mode:\n    enabled: true\n    tools:\n    - {enabled: true, provider_type: builtin, provider_id: langgenius/google/google, tool_name: google_search, tool_parameters: {}}\n    - {enabled: false, provider_type: builtin, provider_id: x, tool_name: y, tool_parameters: {}}\n";
+        let err = validate(text, &tools).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unsupported by weir: tool langgenius/google/google/google_search (builtin)"
+        );
+        let ok = text.replace(
+            "langgenius/google/google, tool_name: google_search",
+            "langgenius/time/time, tool_name: weekday",
+        );
+        assert!(validate(&ok, &tools).is_ok());
+    }
 }

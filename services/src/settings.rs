@@ -30,6 +30,8 @@ pub struct Limits {
     pub shutdown_grace_s: u64,
     /// Longest run of a generation before it is stopped, seconds (Dify: 1200).
     pub max_execution_s: u64,
+    /// Idle time after which a stream sends `event: ping`, seconds.
+    pub ping_interval_s: u64,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -47,6 +49,7 @@ impl Default for Limits {
             rate_limit_per_key: "0/s".into(),
             shutdown_grace_s: 30,
             max_execution_s: 1200,
+            ping_interval_s: 10,
         }
     }
 }

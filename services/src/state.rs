@@ -115,6 +115,16 @@ impl AppState {
         &self.inner.file_secret
     }
 
+    /// Opens an SSE stream with the configured keep-alive interval.
+    pub fn event_channel(
+        &self,
+        surface: weir_layers::Surface,
+    ) -> (crate::events::EventSender, weir_layers::Body) {
+        let ping =
+            std::time::Duration::from_secs(self.inner.settings.limits.ping_interval_s.max(1));
+        crate::events::channel_with_ping(surface, ping)
+    }
+
     /// Running tasks.
     pub fn tasks(&self) -> &Arc<TaskRegistry> {
         &self.inner.tasks

@@ -107,10 +107,12 @@ impl TestServer {
             ScratchDb::sqlite().await
         };
         let data_dir = TempDir::new();
-        let mut config = Config::default();
-        config.bind = "127.0.0.1:0".into();
-        config.database_url = db.url.clone();
-        config.log = "warn".into();
+        let mut config = Config {
+            bind: "127.0.0.1:0".into(),
+            database_url: db.url.clone(),
+            log: "warn".into(),
+            ..Config::default()
+        };
         config.services.data_dir = data_dir.0.clone();
         (options.config)(&mut config);
         let server = Server::with_store(config.clone(), db.store.clone()).expect("server");
@@ -140,7 +142,8 @@ impl TestServer {
     /// Imports a DSL text; returns the app id.
     pub async fn import(&self, dsl: &str) -> String {
         let ws = self.db.store.default_workspace_id().await.unwrap();
-        weir_services::apps::import(&self.db.store, &ws, dsl, None)
+        let tools = weir_services::tools::ToolRegistry::new(&self.config.services);
+        weir_services::apps::import(&self.db.store, &tools, &ws, dsl, None)
             .await
             .expect("import")
             .app_id

@@ -228,7 +228,7 @@ impl Dsl {
 
 fn normalise_app(app: &mut Map<String, Value>) {
     let icon_type = str_field(app, "icon_type").unwrap_or("emoji");
-    if !matches!(icon_type, "emoji" | "image" | "link") {
+    if !matches!(icon_type, "emoji" | "image" | "link") || !app.contains_key("icon_type") {
         app.insert("icon_type".into(), "emoji".into());
     }
     if str_field(app, "icon_background").is_none_or(str::is_empty) {

@@ -94,10 +94,13 @@ fn format_price(v: i128) -> String {
     format!("{}.{:07}", rounded / 10_000_000, rounded % 10_000_000)
 }
 
+/// The price of `tokens` in 1e-12 units, rounded to 7 places as Dify does: its prices are
+/// floats made decimal, so `27 × 0.15e-6` comes out as `0.0000040`, not `0.0000041`.
 fn price(tokens: u64, unit_price: &str, price_unit: &str) -> i128 {
-    let unit_price = parse_decimal(unit_price);
-    let price_unit = parse_decimal(price_unit);
-    tokens as i128 * unit_price * price_unit / SCALE
+    let unit_price: f64 = unit_price.trim().parse().unwrap_or(0.0);
+    let price_unit: f64 = price_unit.trim().parse().unwrap_or(0.0);
+    let sevenths = (tokens as f64 * unit_price * price_unit * 1e7).round() as i128;
+    sevenths * (SCALE / 10_000_000)
 }
 
 impl Usage {

@@ -246,7 +246,7 @@ async fn generate(
         conversation_id,
     };
     if stream {
-        let (tx, body) = events::channel(weir_layers::Surface::ServiceApi);
+        let (tx, body) = state.event_channel(weir_layers::Surface::ServiceApi);
         let flag = guard.flag.clone();
         let st = state.clone();
         let out = Emitter::Stream(tx.clone());
