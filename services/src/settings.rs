@@ -97,6 +97,34 @@ pub struct ApiToolSettings {
     pub auth_value: String,
 }
 
+/// Code execution (`[code]`): local sandboxes, or Dify's sandbox service when an endpoint is set.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct CodeSettings {
+    /// The Python 3 interpreter.
+    pub python: String,
+    /// Wall-clock (and CPU) limit per run, seconds.
+    pub timeout_s: u64,
+    /// Memory limit per run, MiB.
+    pub memory_mb: u64,
+    /// Dify sandbox service (`http://sandbox:8194`); empty = run locally.
+    pub sandbox_endpoint: String,
+    /// Its API key (`X-Api-Key`).
+    pub sandbox_api_key: String,
+}
+
+impl Default for CodeSettings {
+    fn default() -> Self {
+        CodeSettings {
+            python: "python3".into(),
+            timeout_s: 15,
+            memory_mb: 256,
+            sandbox_endpoint: String::new(),
+            sandbox_api_key: String::new(),
+        }
+    }
+}
+
 /// The domain's settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -109,6 +137,8 @@ pub struct Settings {
     pub providers: BTreeMap<String, ProviderSettings>,
     /// Outbound network policy.
     pub network: NetworkSettings,
+    /// Code execution.
+    pub code: CodeSettings,
     /// Custom API tool providers by name.
     pub api_tools: BTreeMap<String, ApiToolSettings>,
     /// Base URL put in front of signed file URLs (empty: relative URLs).
@@ -124,6 +154,7 @@ impl Default for Settings {
             limits: Limits::default(),
             providers: BTreeMap::new(),
             network: NetworkSettings::default(),
+            code: CodeSettings::default(),
             api_tools: BTreeMap::new(),
             files_url: String::new(),
             secret_key: String::new(),

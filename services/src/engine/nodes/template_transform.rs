@@ -1,0 +1,89 @@
+//! `template-transform`: a Jinja2 template (minijinja) over named variables; output
+//! `output` (capped).
+
+use serde_json::{Map, Value};
+use weir_layers::BoxFuture;
+
+use super::{single, variable_list};
+use crate::engine::graph::NodeDef;
+use crate::engine::{Node, NodeCx, NodeError, NodeOutput};
+
+/// Longest output of a template, in characters.
+pub const MAX_OUTPUT_CHARS: usize = 400_000;
+
+/// The template-transform node.
+pub struct TemplateTransform {
+    variables: Vec<(String, Vec<String>)>,
+    template: String,
+}
+
+impl TemplateTransform {
+    /// Compiles `variables` and checks that `template` parses.
+    pub fn compile(def: &NodeDef) -> Result<Self, String> {
+        let template = def.str("template").to_owned();
+        let env = minijinja::Environment::new();
+        env.template_from_str(&template)
+            .map_err(|e| format!("invalid template: {e}"))?;
+        Ok(TemplateTransform {
+            variables: variable_list(def.data.get("variables")),
+            template,
+        })
+    }
+}
+
+/// Renders a Jinja2 template with these variables.
+pub fn render_jinja(template: &str, vars: &Map<String, Value>) -> Result<String, String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    let tmpl = env.template_from_str(template).map_err(|e| e.to_string())?;
+    tmpl.render(minijinja::Value::from_serialize(vars))
+        .map_err(|e| e.to_string())
+}
+
+impl Node for TemplateTransform {
+    fn run<'a>(&'a self, cx: &'a NodeCx<'a>) -> BoxFuture<'a, Result<NodeOutput, NodeError>> {
+        Box::pin(async move {
+            let mut vars = Map::new();
+            for (name, sel) in &self.variables {
+                vars.insert(name.clone(), cx.pool.get(sel).unwrap_or(Value::Null));
+            }
+            let inputs = Value::Object(vars.clone());
+            let out = render_jinja(&self.template, &vars).map_err(|e| {
+                NodeError::new("TemplateTransformError", e).with_inputs(inputs.clone())
+            })?;
+            if out.chars().count() > MAX_OUTPUT_CHARS {
+                return Err(NodeError::new(
+                    "TemplateTransformError",
+                    format!("Output length exceeds {MAX_OUTPUT_CHARS} characters"),
+                )
+                .with_inputs(inputs));
+            }
+            Ok(NodeOutput {
+                inputs,
+                process_data: Value::Object(Map::new()),
+                outputs: single("output", Value::String(out)),
+                ..Default::default()
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn jinja2_semantics() {
+        let vars = json!({"city": "lisbon porto", "days": [1, 2], "tips": ["a", null]})
+            .as_object()
+            .unwrap()
+            .clone();
+        let out = render_jinja("Trip to {{ city | title }} ({{ days | length }} days)\n{% for d in days %}- Day {{ d }}\n{% endfor %}", &vars).unwrap();
+        assert_eq!(out, "Trip to Lisbon Porto (2 days)\n- Day 1\n- Day 2\n");
+        let out = render_jinja("{% for t in tips %}{{ loop.index }}:{{ t if t is not none else \"(failed)\" }};{% endfor %}", &vars).unwrap();
+        assert_eq!(out, "1:a;2:(failed);");
+        assert_eq!(render_jinja("{{ missing }}|", &vars).unwrap(), "|");
+        assert!(render_jinja("{% for %}", &vars).is_err());
+    }
+}
