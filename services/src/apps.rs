@@ -59,6 +59,36 @@ pub fn validate(text: &str, tools: &ToolRegistry) -> Result<Dsl, DslError> {
     if !missing.is_empty() {
         return Err(DslError::Unsupported(missing));
     }
+    if dsl.mode.is_workflow_based() {
+        let part = |k: &str| {
+            dsl.doc
+                .pointer(&format!("/workflow/{k}"))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let wf = crate::engine::Workflow::compile(
+            "import",
+            &part("graph"),
+            &part("environment_variables"),
+            &part("conversation_variables"),
+        )?;
+        let mut missing = Vec::new();
+        wf.graph.visit(&mut |n| {
+            if n.kind == "tool" {
+                let (t, p, name) = (
+                    n.str("provider_type"),
+                    n.str("provider_id"),
+                    n.str("tool_name"),
+                );
+                if tools.get(t, p, name).is_none() {
+                    missing.push(format!("tool {p}/{name} ({t})"));
+                }
+            }
+        });
+        if !missing.is_empty() {
+            return Err(DslError::Unsupported(missing));
+        }
+    }
     Ok(dsl)
 }
 

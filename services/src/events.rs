@@ -435,3 +435,100 @@ mod envelope_tests {
         );
     }
 }
+
+/// The keys of workflow-family events: a workflow run's, or a chatflow turn's.
+#[derive(Clone, Debug)]
+pub enum FlowEnvelope {
+    /// Workflow apps: `workflow_run_id`, `task_id`.
+    Workflow {
+        /// Run id.
+        run_id: String,
+        /// Task id.
+        task_id: String,
+    },
+    /// Chatflows: the chat envelope plus `workflow_run_id`.
+    Chat {
+        /// The chat keys.
+        chat: ChatEnvelope,
+        /// Run id.
+        run_id: String,
+    },
+}
+
+impl FlowEnvelope {
+    /// A workflow-family event `{event, …envelope, data}`.
+    pub fn frame<T: Serialize>(&self, event: &'static str, data: &T) -> Bytes {
+        #[derive(Serialize)]
+        struct Wf<'a, T: Serialize> {
+            event: &'static str,
+            workflow_run_id: &'a str,
+            task_id: &'a str,
+            data: &'a T,
+        }
+        #[derive(Serialize)]
+        struct Chat<'a, T: Serialize> {
+            event: &'static str,
+            #[serde(flatten)]
+            chat: &'a ChatEnvelope,
+            task_id: &'a str,
+            workflow_run_id: &'a str,
+            data: &'a T,
+        }
+        match self {
+            FlowEnvelope::Workflow { run_id, task_id } => sse::event_frame(&Wf {
+                event,
+                workflow_run_id: run_id,
+                task_id,
+                data,
+            }),
+            FlowEnvelope::Chat { chat, run_id } => sse::event_frame(&Chat {
+                event,
+                chat,
+                task_id: &chat.task_id,
+                workflow_run_id: run_id,
+                data,
+            }),
+        }
+    }
+
+    /// Streamed response text: `text_chunk` for workflows, `message` for chatflows.
+    pub fn text(&self, text: &str, selector: &[String]) -> Bytes {
+        match self {
+            FlowEnvelope::Workflow { .. } => {
+                #[derive(Serialize)]
+                struct D<'a> {
+                    text: &'a str,
+                    from_variable_selector: &'a [String],
+                }
+                self.frame(
+                    names::TEXT_CHUNK,
+                    &D {
+                        text,
+                        from_variable_selector: selector,
+                    },
+                )
+            }
+            FlowEnvelope::Chat { chat, .. } => chat.message(text, Some(selector)),
+        }
+    }
+
+    /// The envelope keys of the `error` event.
+    pub fn error_keys(&self) -> Map<String, Value> {
+        match self {
+            FlowEnvelope::Workflow { run_id, .. } => {
+                let mut m = Map::new();
+                m.insert("workflow_run_id".into(), run_id.clone().into());
+                m
+            }
+            FlowEnvelope::Chat { chat, .. } => chat.error_keys(),
+        }
+    }
+
+    /// The task id.
+    pub fn task_id(&self) -> &str {
+        match self {
+            FlowEnvelope::Workflow { task_id, .. } => task_id,
+            FlowEnvelope::Chat { chat, .. } => &chat.task_id,
+        }
+    }
+}

@@ -325,3 +325,6 @@ impl Workflow {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

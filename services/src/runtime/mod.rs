@@ -11,6 +11,7 @@ pub mod naming;
 pub mod prompt;
 pub mod tasks;
 pub mod template;
+pub mod workflow;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -33,6 +34,8 @@ pub struct LoadedApp {
     pub dsl: Value,
     /// Easy-UI configuration (chat, completion, agent-chat), if valid.
     pub config: Option<AppConfig>,
+    /// The published workflow (workflow, advanced-chat), compiled.
+    pub workflow: Option<Arc<crate::engine::Workflow>>,
 }
 
 impl LoadedApp {
@@ -45,11 +48,34 @@ impl LoadedApp {
             .and_then(Value::as_object)
             .filter(|_| !mode.is_workflow_based())
             .and_then(|mc| AppConfig::from_model_config(mode, mc));
+        let workflow = match (&row.workflow_id, mode.is_workflow_based()) {
+            (Some(id), true) => {
+                let part = |k: &str| {
+                    dsl.pointer(&format!("/workflow/{k}"))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                };
+                match crate::engine::Workflow::compile(
+                    id,
+                    &part("graph"),
+                    &part("environment_variables"),
+                    &part("conversation_variables"),
+                ) {
+                    Ok(w) => Some(Arc::new(w)),
+                    Err(e) => {
+                        tracing::warn!(app = %row.id, error = %e, "the app's workflow does not compile");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         LoadedApp {
             row,
             mode,
             dsl,
             config,
+            workflow,
         }
     }
 

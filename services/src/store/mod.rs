@@ -9,6 +9,7 @@ mod credentials;
 mod end_users;
 mod files;
 mod messages;
+mod runs;
 pub mod scratch;
 
 pub use apps::{AppRow, NewApp, NewWorkflow, WorkflowRow};
@@ -19,6 +20,7 @@ pub use credentials::{KeyKind, KeyRow, TokenRow};
 pub use end_users::EndUserRow;
 pub use files::UploadFileRow;
 pub use messages::{FeedbackRow, MessageFileRow, MessageOutcome, MessageRow, NewMessage};
+pub use runs::{RunLogFilter, RunLogRow, WorkflowRunRow};
 
 use std::borrow::Cow;
 use std::str::FromStr;

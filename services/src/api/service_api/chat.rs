@@ -134,8 +134,7 @@ async fn chat_messages(state: AppState, req: Request<Body>) -> HandlerResult {
     let user = body_user(&state, &app, &body).await?;
     crate::api::context::require_chat(&app)?;
     if app.mode.is_workflow_based() {
-        // Chatflows run on the workflow engine, which has not landed yet.
-        return Err(ServiceError::AppUnavailable.into());
+        return crate::api::service_api::workflows::advanced_chat(state, app, user, body).await;
     }
     let query = match body.get("query") {
         Some(Value::String(q)) => q.replace('\0', ""),

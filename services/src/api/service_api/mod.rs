@@ -5,6 +5,7 @@ pub mod conversations;
 pub mod files;
 pub mod info;
 pub mod messages;
+pub mod workflows;
 
 use super::Route;
 use crate::state::AppState;
@@ -16,5 +17,6 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     routes.extend(messages::routes(state));
     routes.extend(conversations::routes(state));
     routes.extend(files::routes(state));
+    routes.extend(workflows::routes(state));
     routes
 }

@@ -85,8 +85,18 @@ pub fn check_output(name: &str, declared: &str, v: &Value) -> Result<(), String>
             .as_f64()
             .map(|f| f.abs() <= 9.223_372_036_854_776e18)
             .ok_or_else(bad)?,
-        "boolean" => v.is_boolean() || return Err(bad()),
-        "object" => v.is_object() && depth(v) <= MAX_DEPTH || return Err(bad()),
+        "boolean" => {
+            if !v.is_boolean() {
+                return Err(bad());
+            }
+            true
+        }
+        "object" => {
+            if !v.is_object() || depth(v) > MAX_DEPTH {
+                return Err(bad());
+            }
+            true
+        }
         t if t.starts_with("array") => {
             let Value::Array(items) = v else {
                 return Err(bad());

@@ -7,6 +7,9 @@ use crate::engine::pool::{selector, Pool};
 use crate::engine::template;
 use crate::engine::value::{as_f64, is_file, navigate, text};
 
+/// Conditions over file attributes: `and` (true) or `or`, and (key, operator, value).
+pub type SubConditions = (bool, Vec<(String, String, Value)>);
+
 /// One condition.
 #[derive(Clone, Debug)]
 pub struct Condition {
@@ -17,7 +20,7 @@ pub struct Condition {
     /// The expected value (templates rendered at run time).
     pub value: Value,
     /// Conditions over file attributes, for file arrays.
-    pub sub: Option<(bool, Vec<(String, String, Value)>)>,
+    pub sub: Option<SubConditions>,
     /// As declared (for process data).
     pub raw: Value,
 }
@@ -31,7 +34,7 @@ pub struct Group {
     pub conditions: Vec<Condition>,
 }
 
-fn parse_sub(v: Option<&Value>) -> Option<(bool, Vec<(String, String, Value)>)> {
+fn parse_sub(v: Option<&Value>) -> Option<SubConditions> {
     let v = v?.as_object()?;
     let all = v.get("logical_operator").and_then(Value::as_str) != Some("or");
     let conds = v

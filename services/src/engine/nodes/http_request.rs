@@ -125,9 +125,7 @@ impl HttpRequest {
 
     fn client(&self, allow_private: bool) -> &reqwest::Client {
         self.client.get_or_init(|| {
-            let c =
-                crate::net::client(allow_private, Duration::from_secs(self.connect + self.read));
-            c
+            crate::net::client(allow_private, Duration::from_secs(self.connect + self.read))
         })
     }
 }

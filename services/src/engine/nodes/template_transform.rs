@@ -14,27 +14,33 @@ pub const MAX_OUTPUT_CHARS: usize = 400_000;
 /// The template-transform node.
 pub struct TemplateTransform {
     variables: Vec<(String, Vec<String>)>,
-    template: String,
+    env: minijinja::Environment<'static>,
+}
+
+const NAME: &str = "template";
+
+fn environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    env
 }
 
 impl TemplateTransform {
-    /// Compiles `variables` and checks that `template` parses.
+    /// Compiles `variables` and the template (once, at import).
     pub fn compile(def: &NodeDef) -> Result<Self, String> {
-        let template = def.str("template").to_owned();
-        let env = minijinja::Environment::new();
-        env.template_from_str(&template)
+        let mut env = environment();
+        env.add_template_owned(NAME, def.str("template").to_owned())
             .map_err(|e| format!("invalid template: {e}"))?;
         Ok(TemplateTransform {
             variables: variable_list(def.data.get("variables")),
-            template,
+            env,
         })
     }
 }
 
 /// Renders a Jinja2 template with these variables.
 pub fn render_jinja(template: &str, vars: &Map<String, Value>) -> Result<String, String> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    let env = environment();
     let tmpl = env.template_from_str(template).map_err(|e| e.to_string())?;
     tmpl.render(minijinja::Value::from_serialize(vars))
         .map_err(|e| e.to_string())
@@ -48,9 +54,14 @@ impl Node for TemplateTransform {
                 vars.insert(name.clone(), cx.pool.get(sel).unwrap_or(Value::Null));
             }
             let inputs = Value::Object(vars.clone());
-            let out = render_jinja(&self.template, &vars).map_err(|e| {
-                NodeError::new("TemplateTransformError", e).with_inputs(inputs.clone())
-            })?;
+            let out = self
+                .env
+                .get_template(NAME)
+                .and_then(|t| t.render(minijinja::Value::from_serialize(&vars)))
+                .map_err(|e| {
+                    NodeError::new("TemplateTransformError", e.to_string())
+                        .with_inputs(inputs.clone())
+                })?;
             if out.chars().count() > MAX_OUTPUT_CHARS {
                 return Err(NodeError::new(
                     "TemplateTransformError",
