@@ -138,8 +138,15 @@ impl Config {
             let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
             set_path(&mut table, &path, env_value(&raw));
         }
-        Config::deserialize(toml::Value::Table(table))
-            .map_err(|e| ConfigError::Invalid(e.to_string()))
+        let config = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let token_rate = &config.services.limits.openapi_rate_limit_per_token;
+        token_rate
+            .parse::<weir_layers::rate_limit::Rate>()
+            .map_err(|e| {
+                ConfigError::Invalid(format!("limits.openapi_rate_limit_per_token: {e}"))
+            })?;
+        Ok(config)
     }
 }
 
@@ -190,7 +197,14 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://weir.db");
         assert_eq!(c.services.limits.body_bytes, 15_728_640);
         assert_eq!(c.services.limits.request_timeout_s, 600);
-        assert_eq!(c.layers.order.len(), 11);
+        assert_eq!(c.layers.order.len(), 12);
+    }
+
+    #[test]
+    fn a_bad_token_rate_is_refused() {
+        let text = "[limits]\nopenapi_rate_limit_per_token = \"lots\"\n";
+        let err = Config::from_parts(text, env(&[])).unwrap_err().to_string();
+        assert!(err.contains("openapi_rate_limit_per_token"), "{err}");
     }
 
     #[test]

@@ -134,9 +134,24 @@ impl Service<Request<Incoming>> for Root {
         let fut = tower::ServiceExt::oneshot(self.stack.clone(), req);
         // Whatever the operator dropped from the stack, an error never reaches hyper.
         Box::pin(futures_util::FutureExt::map(fut, move |out| {
-            Ok(out.unwrap_or_else(|err| last_resort(err, surface)))
+            let mut res = out.unwrap_or_else(|err| last_resort(err, surface));
+            if surface == Surface::OpenApi {
+                forbid_framing(res.headers_mut());
+            }
+            Ok(res)
         }))
     }
+}
+
+/// `/openapi/v1` answers may not be framed by other sites (set unless a layer set them).
+fn forbid_framing(headers: &mut http::HeaderMap) {
+    use http::header::{HeaderValue, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
+    headers
+        .entry(X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    headers
+        .entry(CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
 }
 
 /// Maps an error that escaped the stack (e.g. its error layer was dropped).

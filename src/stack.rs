@@ -21,6 +21,7 @@ use weir_layers::rate_limit::{MemoryRateCounter, Rate, RateLimitLayer};
 use weir_layers::request_id::RequestIdLayer;
 use weir_layers::timeout::TimeoutLayer;
 use weir_layers::trace::TraceLayer;
+use weir_layers::version_gate::VersionGateLayer;
 use weir_layers::{body, Body, BoxError};
 use weir_services::AppState;
 
@@ -30,13 +31,14 @@ use crate::config::{Config, ConfigError};
 pub type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
 
 /// The default order, outermost first (shared/reference/OPERATOR.md).
-pub const DEFAULT_ORDER: [&str; 11] = [
+pub const DEFAULT_ORDER: [&str; 12] = [
     "request_id",
     "trace",
     "metrics",
     "catch_panic",
     "errors",
     "cors",
+    "version_gate",
     "body_limit",
     "timeout",
     "auth",
@@ -181,6 +183,16 @@ fn builtin(name: &str, config: &Config, state: &AppState) -> Result<ApplyFn, Con
         "catch_panic" => erase(CatchPanicLayer::new()),
         "errors" => erase(ErrorMapLayer::new(weir_services::error::translate)),
         "cors" => erase(weir_layers::cors::layer()),
+        "version_gate" => {
+            use weir_services::api::openapi::client_gate as gate;
+            erase(VersionGateLayer::new(
+                gate::PREFIX,
+                gate::CLIENT,
+                gate::MIN_VERSION,
+                gate::HINT,
+                &gate::EXEMPT,
+            ))
+        }
         "body_limit" => erase(BodyLimitLayer::new(limits.body_bytes)),
         "timeout" => erase(TimeoutLayer::new(Duration::from_secs(
             limits.request_timeout_s,

@@ -25,6 +25,7 @@ pub mod sse;
 pub mod surface;
 pub mod timeout;
 pub mod trace;
+pub mod version_gate;
 
 #[cfg(test)]
 pub(crate) mod test_helpers;

@@ -13,9 +13,53 @@ pub enum ImportError {
     /// The DSL is refused.
     #[error(transparent)]
     Dsl(#[from] DslError),
+    /// The app to overwrite cannot be.
+    #[error(transparent)]
+    Overwrite(#[from] OverwriteError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How long a pending import waits for its confirmation.
+pub const PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A DSL import parked until confirmed (its version is newer than weir's).
+#[derive(Clone, Debug)]
+pub struct PendingImport {
+    /// Workspace.
+    pub workspace_id: String,
+    /// The DSL text.
+    pub text: String,
+    /// Its overrides.
+    pub options: ImportOptions,
+    /// The file's version.
+    pub version: String,
+    /// When it was parked.
+    pub at: std::time::Instant,
+}
+
+/// Imports waiting for confirmation, by import id.
+#[derive(Default)]
+pub struct PendingImports {
+    map: std::sync::Mutex<std::collections::HashMap<String, PendingImport>>,
+}
+
+impl PendingImports {
+    /// Parks an import; returns its id.
+    pub fn park(&self, p: PendingImport) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, v| v.at.elapsed() < PENDING_TTL);
+        map.insert(id.clone(), p);
+        id
+    }
+
+    /// Takes a parked import that has not expired.
+    pub fn take(&self, id: &str) -> Option<PendingImport> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(id).filter(|p| p.at.elapsed() < PENDING_TTL)
+    }
 }
 
 /// A completed import.
@@ -27,6 +71,8 @@ pub struct Imported {
     pub status: ImportStatus,
     /// The file's DSL version.
     pub version: String,
+    /// The app's mode.
+    pub mode: crate::dsl::AppMode,
 }
 
 fn text(app: &serde_json::Map<String, Value>, key: &str) -> String {
@@ -39,7 +85,12 @@ fn text(app: &serde_json::Map<String, Value>, key: &str) -> String {
 /// Validates a DSL document for import: it parses, and weir can run what it names (tools
 /// of agents).
 pub fn validate(text: &str, tools: &ToolRegistry) -> Result<Dsl, DslError> {
-    let dsl = Dsl::parse(text)?;
+    validate_with(text, tools, false)
+}
+
+/// [`validate`], accepting a newer DSL version when `allow_newer` (a confirmed import).
+pub fn validate_with(text: &str, tools: &ToolRegistry, allow_newer: bool) -> Result<Dsl, DslError> {
+    let dsl = Dsl::parse_with(text, allow_newer)?;
     let mut missing = Vec::new();
     if let Some(mc) = dsl.doc.get("model_config").and_then(Value::as_object) {
         if dsl.mode == crate::dsl::AppMode::AgentChat {
@@ -92,6 +143,36 @@ pub fn validate(text: &str, tools: &ToolRegistry) -> Result<Dsl, DslError> {
     Ok(dsl)
 }
 
+/// Overrides of an import (`/openapi/v1` import requests).
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Icon type.
+    pub icon_type: Option<String>,
+    /// Icon.
+    pub icon: Option<String>,
+    /// Icon background.
+    pub icon_background: Option<String>,
+    /// Overwrite this (workflow or advanced-chat) app instead of creating one.
+    pub app_id: Option<String>,
+    /// Accept a DSL newer than weir's (a confirmed pending import).
+    pub allow_newer: bool,
+}
+
+/// An app to overwrite that cannot be.
+#[derive(Debug, thiserror::Error)]
+pub enum OverwriteError {
+    /// It does not exist.
+    #[error("app {0} not found")]
+    NotFound(String),
+    /// Only workflow and advanced-chat apps can be overwritten, by the same mode.
+    #[error("only workflow and advanced-chat apps can be overwritten, by a DSL of the same mode")]
+    WrongMode,
+}
+
 /// Imports DSL text as a new app of `workspace_id`; `name` overrides the file's name.
 /// Nothing is stored unless the whole import succeeds.
 pub async fn import(
@@ -101,9 +182,32 @@ pub async fn import(
     dsl_text: &str,
     name: Option<&str>,
 ) -> Result<Imported, ImportError> {
-    let mut dsl = validate(dsl_text, tools)?;
-    if let Some(name) = name {
-        dsl.doc["app"]["name"] = Value::String(name.to_owned());
+    let opts = ImportOptions {
+        name: name.map(str::to_owned),
+        ..Default::default()
+    };
+    import_with(store, tools, workspace_id, dsl_text, &opts).await
+}
+
+/// Imports DSL text with overrides (or overwrites an app).
+pub async fn import_with(
+    store: &Store,
+    tools: &ToolRegistry,
+    workspace_id: &str,
+    dsl_text: &str,
+    opts: &ImportOptions,
+) -> Result<Imported, ImportError> {
+    let mut dsl = validate_with(dsl_text, tools, opts.allow_newer)?;
+    for (key, value) in [
+        ("name", &opts.name),
+        ("description", &opts.description),
+        ("icon_type", &opts.icon_type),
+        ("icon", &opts.icon),
+        ("icon_background", &opts.icon_background),
+    ] {
+        if let Some(v) = value {
+            dsl.doc["app"][key] = Value::String(v.clone());
+        }
     }
     let app = dsl.app().clone();
     let workflow = dsl.mode.is_workflow_based().then(|| NewWorkflow {
@@ -128,17 +232,57 @@ pub async fn import(
         dsl: dsl.doc.to_string(),
         workflow,
     };
-    let app_id = store.insert_app(&new).await?;
+    let app_id = match &opts.app_id {
+        Some(id) => {
+            let existing = store
+                .app(id)
+                .await?
+                .filter(|a| a.workspace_id == workspace_id)
+                .ok_or_else(|| ImportError::Overwrite(OverwriteError::NotFound(id.clone())))?;
+            if existing.mode != new.mode || !dsl.mode.is_workflow_based() {
+                return Err(ImportError::Overwrite(OverwriteError::WrongMode));
+            }
+            store.replace_app(id, &new).await?;
+            id.clone()
+        }
+        None => store.insert_app(&new).await?,
+    };
     Ok(Imported {
         app_id,
         status: dsl.status,
         version: dsl.version,
+        mode: dsl.mode,
     })
 }
 
 /// The DSL YAML of a stored app (secrets blanked unless `include_secrets`).
 pub fn export(app: &AppRow, include_secrets: bool) -> String {
+    export_version(app, None, include_secrets)
+}
+
+/// [`export`] with the graph, features and variables of another of the app's workflow
+/// versions.
+pub fn export_version(
+    app: &AppRow,
+    version: Option<&crate::store::WorkflowRow>,
+    include_secrets: bool,
+) -> String {
     let mut doc: Value = serde_json::from_str(&app.dsl).unwrap_or(Value::Null);
+    if let (Some(w), Some(flow)) = (
+        version,
+        doc.get_mut("workflow").and_then(Value::as_object_mut),
+    ) {
+        for (key, text) in [
+            ("graph", &w.graph),
+            ("features", &w.features),
+            ("environment_variables", &w.environment_variables),
+            ("conversation_variables", &w.conversation_variables),
+        ] {
+            if let Ok(v) = serde_json::from_str::<Value>(text) {
+                flow.insert(key.into(), v);
+            }
+        }
+    }
     if let Some(meta) = doc.get_mut("app").and_then(Value::as_object_mut) {
         meta.insert("name".into(), Value::String(app.name.clone()));
         meta.insert("mode".into(), Value::String(app.mode.clone()));

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rand::distributions::{Alphanumeric, DistString};
 use rand::Rng;
 use weir_layers::auth::{messages as auth_messages, AuthContext, Authenticate, Credential};
+use weir_layers::rate_limit::{MemoryRateCounter, Rate, RateCounter};
 use weir_layers::{AuthKind, BoxError, BoxFuture, HttpError, MatchedRoute};
 
 use crate::store::{KeyKind, KeyRow, Store, TokenRow};
@@ -31,7 +32,7 @@ pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(10);
 /// The scope strings of `/openapi/v1` tokens.
 pub mod scopes {
     /// Everything.
-    pub const FULL: &str = "full";
+    pub const FULL: &str = weir_layers::auth::FULL_SCOPE;
     /// Read apps.
     pub const APPS_READ: &str = "apps:read";
     /// Read apps permitted to external SSO users.
@@ -185,20 +186,25 @@ enum Cached {
     Token(TokenRow),
 }
 
-/// The database-backed [`Authenticate`] of the auth layer, with a short positive cache.
+/// The database-backed [`Authenticate`] of the auth layer, with a short positive cache and
+/// the per-token rate limit of `/openapi/v1` (counted before the lookup).
 pub struct Authenticator {
     store: Store,
     cache: RwLock<HashMap<String, (Cached, Instant)>>,
     ttl: Duration,
+    token_rate: Rate,
+    token_counter: MemoryRateCounter,
 }
 
 impl Authenticator {
-    /// An authenticator over `store`.
-    pub fn new(store: Store) -> Arc<Self> {
+    /// An authenticator over `store` (`token_rate`: per-token limit, `0/m` = off).
+    pub fn new(store: Store, token_rate: Rate) -> Arc<Self> {
         Arc::new(Authenticator {
             store,
             cache: RwLock::new(HashMap::new()),
             ttl: AUTH_CACHE_TTL,
+            token_rate,
+            token_counter: MemoryRateCounter::new(),
         })
     }
 
@@ -217,6 +223,14 @@ impl Authenticator {
             cache.retain(|_, (_, at)| at.elapsed() < ttl);
         }
         cache.insert(hash, (value, Instant::now()));
+    }
+
+    /// Forgets the cached lookup of the token with this id (after revoking it).
+    pub fn forget_token_id(&self, id: &str) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (c, _)| !matches!(c, Cached::Token(t) if t.id == id));
     }
 
     /// Forgets every cached lookup (revocation takes effect at once on this instance).
@@ -299,6 +313,17 @@ impl Authenticator {
                 })
             }
             AuthKind::Bearer(_) => {
+                if !token.starts_with(TOKEN_PREFIX) {
+                    return Err(HttpError::unauthorized(TOKEN_INVALID).into());
+                }
+                if let Err(wait) = self
+                    .token_counter
+                    .hit(&format!("token:{hash}"), self.token_rate)
+                    .await
+                {
+                    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                    return Err(HttpError::too_many_requests(TOKEN_RATE_LIMITED, Some(secs)).into());
+                }
                 let row = self
                     .token(hash)
                     .await?
@@ -326,6 +351,9 @@ impl Authenticator {
     }
 }
 
+/// 429 message of the per-token limit.
+pub const TOKEN_RATE_LIMITED: &str =
+    "This user has exceeded an allotted request count. Try again later.";
 /// 401 message of an unknown, revoked or malformed bearer token.
 pub const TOKEN_INVALID: &str = "Invalid or unknown bearer token.";
 /// 401 code of an expired bearer token.
@@ -382,7 +410,7 @@ mod tests {
                 store.key_by_hash(&key).await.unwrap().is_none(),
                 "not stored in clear"
             );
-            let auth = Authenticator::new(store.clone());
+            let auth = Authenticator::new(store.clone(), Rate::new(0, Duration::from_secs(60)));
             let ctx = auth.resolve(AuthKind::AppKey, &key).await.unwrap();
             assert_eq!(ctx.app_id.as_deref(), Some(app.as_str()));
             // A dataset key is not an app key, and the other way round.

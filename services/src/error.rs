@@ -44,6 +44,8 @@ pub mod codes {
     pub const UNSUPPORTED_FILE_TYPE: &str = "unsupported_file_type";
     /// Upload part with an empty filename.
     pub const FILENAME_NOT_EXISTS: &str = "filename_not_exists_error";
+    /// Upload part with an empty filename, on `/openapi/v1`.
+    pub const FILENAME_NOT_EXISTS_OPENAPI: &str = "filename_not_exists";
     /// File preview of a file no message references.
     pub const FILE_NOT_FOUND: &str = "file_not_found";
     /// File preview across apps.
@@ -144,14 +146,6 @@ pub enum ServiceError {
     /// The upstream model rate-limited the call.
     #[error("{0}")]
     UpstreamRateLimited(String),
-    /// The app is at its concurrency cap.
-    #[error("Too many requests. Please try again later. The current maximum concurrent requests allowed for {app_id} is {max}.")]
-    AppConcurrencyExceeded {
-        /// The app.
-        app_id: String,
-        /// Its cap.
-        max: u32,
-    },
     /// Upload without a `file` part.
     #[error("{}", messages::NO_FILE_UPLOADED)]
     NoFileUploaded,
@@ -211,9 +205,6 @@ impl ServiceError {
             ModelNotSupported(_) => (BAD, codes::MODEL_CURRENTLY_NOT_SUPPORT),
             CompletionRequest(_) => (BAD, codes::COMPLETION_REQUEST_ERROR),
             UpstreamRateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMIT_ERROR),
-            AppConcurrencyExceeded { .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, http_codes::TOO_MANY_REQUESTS)
-            }
             NoFileUploaded => (BAD, codes::NO_FILE_UPLOADED),
             TooManyFiles => (BAD, codes::TOO_MANY_FILES),
             FileTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, codes::FILE_TOO_LARGE),
@@ -221,7 +212,10 @@ impl ServiceError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 codes::UNSUPPORTED_FILE_TYPE,
             ),
-            FilenameNotExists => (BAD, codes::FILENAME_NOT_EXISTS),
+            FilenameNotExists => match surface {
+                Surface::ServiceApi => (BAD, codes::FILENAME_NOT_EXISTS),
+                Surface::OpenApi => (BAD, codes::FILENAME_NOT_EXISTS_OPENAPI),
+            },
             FileNotFound(_) => (StatusCode::NOT_FOUND, codes::FILE_NOT_FOUND),
             FileAccessDenied => (StatusCode::FORBIDDEN, codes::FILE_ACCESS_DENIED),
             EndUserNotFound => (StatusCode::NOT_FOUND, codes::END_USER_NOT_FOUND),
@@ -231,14 +225,7 @@ impl ServiceError {
     /// This error as the HTTP error of `surface`.
     pub fn to_http(&self, surface: Surface) -> HttpError {
         let (status, code) = self.status_code(surface);
-        let message = match (self, surface) {
-            // The /openapi/v1 table drops the source text of the concurrency cap.
-            (ServiceError::AppConcurrencyExceeded { .. }, Surface::OpenApi) => {
-                "Too Many Requests".to_owned()
-            }
-            _ => self.to_string(),
-        };
-        HttpError::new(status, code, message)
+        HttpError::new(status, code, self.to_string())
     }
 }
 
@@ -255,6 +242,12 @@ pub fn translate(err: &(dyn Error + 'static), surface: Surface) -> Option<HttpEr
             ProviderError::RateLimited { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMIT_ERROR)
             }
+            ProviderError::QuotaExceeded { .. } => {
+                (StatusCode::BAD_REQUEST, codes::PROVIDER_QUOTA_EXCEEDED)
+            }
+            ProviderError::ModelNotSupported { .. } => {
+                (StatusCode::BAD_REQUEST, codes::MODEL_CURRENTLY_NOT_SUPPORT)
+            }
             ProviderError::Auth { .. }
             | ProviderError::Status { .. }
             | ProviderError::Connection { .. }
@@ -263,7 +256,21 @@ pub fn translate(err: &(dyn Error + 'static), surface: Surface) -> Option<HttpEr
                 (StatusCode::BAD_REQUEST, codes::COMPLETION_REQUEST_ERROR)
             }
         };
+        if let ProviderError::QuotaExceeded { .. } = e {
+            // Dify answers an exhausted quota with its class text, not the upstream's.
+            return Some(HttpError::new(
+                status,
+                code,
+                messages::PROVIDER_QUOTA_EXCEEDED,
+            ));
+        }
         return Some(HttpError::new(status, code, e.to_string()));
+    }
+    if let Some(e) = err.downcast_ref::<crate::apps::OverwriteError>() {
+        return Some(match e {
+            crate::apps::OverwriteError::NotFound(_) => HttpError::not_found(e.to_string()),
+            crate::apps::OverwriteError::WrongMode => HttpError::bad_request(e.to_string()),
+        });
     }
     if let Some(e) = err.downcast_ref::<DslError>() {
         return Some(HttpError::new(
@@ -321,14 +328,6 @@ mod tests {
                 "completion_request_error",
             ),
             (UpstreamRateLimited("x".into()), 429, "rate_limit_error"),
-            (
-                AppConcurrencyExceeded {
-                    app_id: "a".into(),
-                    max: 1,
-                },
-                429,
-                "too_many_requests",
-            ),
             (NoFileUploaded, 400, "no_file_uploaded"),
             (TooManyFiles, 400, "too_many_files"),
             (FileTooLarge("x".into()), 413, "file_too_large"),
@@ -363,11 +362,6 @@ mod tests {
             ServiceError::InvalidWorkflowId("x".into()).to_string(),
             "Invalid workflow_id format: 'x'. "
         );
-        let cap = ServiceError::AppConcurrencyExceeded {
-            app_id: "a".into(),
-            max: 2,
-        };
-        assert_eq!(cap.to_http(Surface::OpenApi).message(), "Too Many Requests");
     }
 
     #[test]
@@ -429,6 +423,22 @@ mod tests {
                 400,
                 "completion_request_error",
             ),
+            (
+                ProviderError::QuotaExceeded {
+                    provider: p(),
+                    body: "insufficient_quota".into(),
+                },
+                400,
+                "provider_quota_exceeded",
+            ),
+            (
+                ProviderError::ModelNotSupported {
+                    provider: p(),
+                    body: "model_not_found".into(),
+                },
+                400,
+                "model_currently_not_support",
+            ),
         ];
         for (err, status, code) in cases {
             let http = translate(&err, Surface::ServiceApi).unwrap();
@@ -438,6 +448,14 @@ mod tests {
                 "{err}"
             );
         }
+        let quota = ProviderError::QuotaExceeded {
+            provider: p(),
+            body: "x".into(),
+        };
+        assert_eq!(
+            translate(&quota, Surface::OpenApi).unwrap().message(),
+            messages::PROVIDER_QUOTA_EXCEEDED
+        );
         let status = ProviderError::Status {
             provider: p(),
             status: 500,

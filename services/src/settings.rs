@@ -32,6 +32,8 @@ pub struct Limits {
     pub max_execution_s: u64,
     /// Idle time after which a stream sends `event: ping`, seconds.
     pub ping_interval_s: u64,
+    /// `/openapi/v1` requests per bearer token, counted before the token is looked up.
+    pub openapi_rate_limit_per_token: String,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -50,6 +52,7 @@ impl Default for Limits {
             shutdown_grace_s: 30,
             max_execution_s: 1200,
             ping_interval_s: 10,
+            openapi_rate_limit_per_token: "60/m".into(),
         }
     }
 }

@@ -36,6 +36,8 @@ struct Inner {
     apps: AppCache,
     end_users: RwLock<HashMap<(String, String), EndUserRow>>,
     file_secret: Vec<u8>,
+    hub: Arc<crate::runtime::hub::RunHub>,
+    pending_imports: crate::apps::PendingImports,
 }
 
 /// The key that signs file URLs: the configured one, else a random one kept in the data
@@ -60,7 +62,15 @@ fn file_secret(settings: &Settings) -> Vec<u8> {
 impl AppState {
     /// State over an opened store.
     pub fn new(store: Store, settings: Settings, metrics: Metrics) -> Self {
-        let authenticator = Authenticator::new(store.clone());
+        let token_rate = settings
+            .limits
+            .openapi_rate_limit_per_token
+            .parse()
+            .unwrap_or(weir_layers::rate_limit::Rate::new(
+                60,
+                std::time::Duration::from_secs(60),
+            ));
+        let authenticator = Authenticator::new(store.clone(), token_rate);
         let providers = Providers::new(&settings.providers, metrics.clone());
         let tools = ToolRegistry::new(&settings);
         let file_secret = file_secret(&settings);
@@ -76,6 +86,8 @@ impl AppState {
                 apps: AppCache::default(),
                 end_users: RwLock::new(HashMap::new()),
                 file_secret,
+                hub: Arc::default(),
+                pending_imports: Default::default(),
             }),
         }
     }
@@ -135,10 +147,38 @@ impl AppState {
         self.inner.apps.get(&self.inner.store, id).await
     }
 
-    /// The end user of `app` named `session_id` (`None`: the shared `DEFAULT-USER`),
-    /// created on first sight.
+    /// Forgets a cached app (after it changed).
+    pub fn forget_app(&self, id: &str) {
+        self.inner.apps.forget(id);
+    }
+
+    /// Live streams of running workflow runs.
+    pub fn run_hub(&self) -> &Arc<crate::runtime::hub::RunHub> {
+        &self.inner.hub
+    }
+
+    /// DSL imports waiting for confirmation.
+    pub fn pending_imports(&self) -> &crate::apps::PendingImports {
+        &self.inner.pending_imports
+    }
+
+    /// The Service API end user of `app` named `session_id` (`None`: the shared
+    /// `DEFAULT-USER`), created on first sight.
     pub async fn end_user(
         &self,
+        workspace_id: &str,
+        app_id: &str,
+        session_id: Option<&str>,
+    ) -> Result<EndUserRow, StoreError> {
+        self.end_user_of(SERVICE_API_USER, workspace_id, app_id, session_id)
+            .await
+    }
+
+    /// The end user of this type (`service-api`, `openapi`) and session id, created on
+    /// first sight.
+    pub async fn end_user_of(
+        &self,
+        kind: &str,
         workspace_id: &str,
         app_id: &str,
         session_id: Option<&str>,
@@ -147,7 +187,7 @@ impl AppState {
             Some(s) if !s.is_empty() => (s, false),
             _ => (DEFAULT_USER, true),
         };
-        let key = (app_id.to_owned(), session.to_owned());
+        let key = (app_id.to_owned(), format!("{kind}:{session}"));
         if let Some(u) = self
             .inner
             .end_users
@@ -160,7 +200,7 @@ impl AppState {
         let user = self
             .inner
             .store
-            .end_user(workspace_id, app_id, SERVICE_API_USER, session, anonymous)
+            .end_user(workspace_id, app_id, kind, session, anonymous)
             .await?;
         let mut cache = self
             .inner

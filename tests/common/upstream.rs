@@ -31,6 +31,8 @@ pub enum Script {
     ToolCall(String, String),
     /// This HTTP status with an OpenAI error body.
     Status(u16),
+    /// This HTTP status with this JSON body.
+    StatusBody(u16, Value),
     /// Stream two words, then cut the connection.
     Cut,
     /// Stream this text with a delay before each word.
@@ -288,6 +290,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         });
     let stream = body["stream"].as_bool().unwrap_or(false);
     let (text, delay, cut) = match script {
+        Script::StatusBody(status, body) => {
+            return Ok(full(StatusCode::from_u16(status).unwrap(), body));
+        }
         Script::Status(status) => {
             let code = if status == 401 {
                 "invalid_api_key"

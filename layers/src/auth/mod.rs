@@ -27,6 +27,23 @@ pub mod messages {
     pub const INVALID_TOKEN: &str = "Access token is invalid";
     /// `/openapi/v1`: header absent, other scheme or empty token.
     pub const BEARER_REQUIRED: &str = "bearer required";
+    /// `/openapi/v1`: the token lacks the route's scope (403).
+    pub const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
+}
+
+/// The scope that passes every scope check.
+pub const FULL_SCOPE: &str = "full";
+
+/// Checks that a bearer carries `scope` (or [`FULL_SCOPE`]): else 403 `insufficient_scope`.
+/// Handlers call it at their place in the contract's guard order (after the 404s of ids
+/// the caller may not probe), with the scope the route declared.
+pub fn require_scope(ctx: &AuthContext, scope: Option<&str>) -> Result<(), HttpError> {
+    let Some(scope) = scope else { return Ok(()) };
+    if ctx.scopes.iter().any(|s| s == FULL_SCOPE || s == scope) {
+        Ok(())
+    } else {
+        Err(HttpError::forbidden(messages::INSUFFICIENT_SCOPE))
+    }
 }
 
 /// Which kind of credential authenticated the request.
@@ -180,6 +197,25 @@ mod tests {
             assert_eq!(body["code"], "unauthorized");
         }
         assert_eq!(call(Some("bearer app-good"), AuthKind::AppKey).await.0, 200);
+    }
+
+    #[test]
+    fn scopes_pass_with_full_or_their_own() {
+        let ctx = |scopes: &[&str]| AuthContext {
+            credential: Credential::BearerToken,
+            key_id: "t".into(),
+            workspace_id: "w".into(),
+            app_id: None,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(require_scope(&ctx(&["full"]), Some("apps:run")).is_ok());
+        assert!(require_scope(&ctx(&["apps:run"]), Some("apps:run")).is_ok());
+        assert!(require_scope(&ctx(&[]), None).is_ok());
+        let err = require_scope(&ctx(&["apps:read"]), Some("apps:run")).unwrap_err();
+        assert_eq!(
+            (err.status_code().as_u16(), err.message()),
+            (403, "insufficient_scope")
+        );
     }
 
     #[tokio::test]

@@ -2,7 +2,8 @@
 //! of its app before it runs and gives it back when its response ends — a blocking reply is
 //! written, a stream finishes or is dropped. Over the cap the request is refused with
 //! 429 `too_many_requests` and Dify's message. Slots live behind [`SlotStore`] so a shared
-//! (Redis) store can replace [`MemorySlotStore`].
+//! (Redis) store can replace [`MemorySlotStore`]. The app is the credential's (app keys)
+//! or the route's `{app_id}` (bearer tokens).
 
 mod body;
 mod layer;
@@ -38,12 +39,13 @@ pub trait SlotStore: Send + Sync + 'static {
     fn acquire<'a>(&'a self, key: &'a str, max: u32) -> BoxFuture<'a, Option<Slot>>;
 }
 
-/// Dify's 429 for an app at its cap.
-pub fn over_cap(app_id: &str, max: u32) -> HttpError {
-    HttpError::too_many_requests(
-        format!(
+/// Dify's 429 for an app at its cap (`/openapi/v1` drops the text for the reason phrase).
+pub fn over_cap(app_id: &str, max: u32, surface: crate::Surface) -> HttpError {
+    let message = match surface {
+        crate::Surface::ServiceApi => format!(
             "Too many requests. Please try again later. The current maximum concurrent requests allowed for {app_id} is {max}."
         ),
-        None,
-    )
+        crate::Surface::OpenApi => "Too Many Requests".to_owned(),
+    };
+    HttpError::too_many_requests(message, None)
 }

@@ -46,7 +46,14 @@ where
         let app_id = req
             .extensions()
             .get::<AuthContext>()
-            .and_then(|ctx| ctx.app_id.clone());
+            .and_then(|ctx| ctx.app_id.clone())
+            .or_else(|| {
+                req.extensions()
+                    .get::<MatchedRoute>()
+                    .and_then(|m| m.param("app_id"))
+                    .map(|id| id.to_ascii_lowercase().into())
+            });
+        let surface = crate::Surface::of(&req);
         let app_id = match app_id {
             Some(app_id) if is_generation && self.max > 0 => app_id,
             _ => {
@@ -61,7 +68,7 @@ where
             let slot = store
                 .acquire(&app_id, max)
                 .await
-                .ok_or_else(|| over_cap(&app_id, max))?;
+                .ok_or_else(|| over_cap(&app_id, max, surface))?;
             let res = inner.call(req).await?;
             Ok(res.map(|b| SlotBody::new(b, Some(slot))))
         })

@@ -3,6 +3,7 @@
 //! the layer stack unchanged until the error layer maps it.
 
 pub mod context;
+pub mod openapi;
 pub mod request;
 pub mod service_api;
 pub mod system;
@@ -69,5 +70,6 @@ where
 pub fn routes(state: &AppState) -> Vec<Route> {
     let mut routes = system::routes(state);
     routes.extend(service_api::routes(state));
+    routes.extend(openapi::routes(state));
     routes
 }

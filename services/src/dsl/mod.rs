@@ -136,8 +136,19 @@ fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 }
 
 impl Dsl {
-    /// Parses and validates DSL text.
+    /// Parses and validates DSL text; a file newer than weir understands is refused.
     pub fn parse(text: &str) -> Result<Dsl, DslError> {
+        Self::parse_with(text, false)
+    }
+
+    /// The `version` a DSL text declares, if it is YAML with a string `version`.
+    pub fn declared_version(text: &str) -> Option<String> {
+        let yaml: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+        yaml.get("version")?.as_str().map(|v| v.trim().to_owned())
+    }
+
+    /// Parses and validates DSL text; `allow_newer` accepts a newer (confirmed) file.
+    pub fn parse_with(text: &str, allow_newer: bool) -> Result<Dsl, DslError> {
         if text.len() > MAX_DSL_BYTES {
             return Err(DslError::TooLarge);
         }
@@ -156,7 +167,7 @@ impl Dsl {
         let status = import_status(&version);
         match status {
             ImportStatus::Failed => return Err(DslError::VersionInvalid(version)),
-            ImportStatus::Pending => return Err(DslError::VersionNewer(version)),
+            ImportStatus::Pending if !allow_newer => return Err(DslError::VersionNewer(version)),
             _ => {}
         }
         doc.insert("version".into(), Value::String(version.clone()));

@@ -17,9 +17,11 @@ use crate::store::scratch::ScratchDb;
 
 async fn state() -> (AppState, ScratchDb) {
     let db = ScratchDb::sqlite().await;
-    let mut settings = Settings::default();
-    settings.data_dir =
-        std::env::temp_dir().join(format!("weir-engine-{}", uuid::Uuid::new_v4().simple()));
+    let mut settings = Settings {
+        data_dir: std::env::temp_dir()
+            .join(format!("weir-engine-{}", uuid::Uuid::new_v4().simple())),
+        ..Settings::default()
+    };
     settings.code.timeout_s = 3;
     (
         AppState::new(db.store.clone(), settings, Metrics::new()),

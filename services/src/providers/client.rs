@@ -31,6 +31,21 @@ pub struct OpenAiClient {
     metrics: Metrics,
 }
 
+/// OpenAI's error code of an exhausted quota.
+pub const QUOTA_CODE: &str = "insufficient_quota";
+/// OpenAI's error code of an unknown or unavailable model.
+pub const MODEL_NOT_FOUND_CODE: &str = "model_not_found";
+
+/// The `error.code` (else `error.type`) of an OpenAI-style error body.
+fn upstream_error_code(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let err = v.get("error")?;
+    err.get("code")
+        .and_then(serde_json::Value::as_str)
+        .or_else(|| err.get("type").and_then(serde_json::Value::as_str))
+        .map(str::to_owned)
+}
+
 impl std::fmt::Debug for OpenAiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiClient")
@@ -202,13 +217,22 @@ impl OpenAiClient {
             text.truncate(end);
         }
         let provider = self.name.clone();
-        Err(match status {
-            401 => ProviderError::Auth {
+        let code = upstream_error_code(&text);
+        Err(match (status, code.as_deref()) {
+            (_, Some(QUOTA_CODE)) => ProviderError::QuotaExceeded {
+                provider,
+                body: text,
+            },
+            (_, Some(MODEL_NOT_FOUND_CODE)) => ProviderError::ModelNotSupported {
+                provider,
+                body: text,
+            },
+            (401, _) => ProviderError::Auth {
                 provider,
                 status,
                 body: text,
             },
-            429 => ProviderError::RateLimited {
+            (429, _) => ProviderError::RateLimited {
                 provider,
                 body: text,
             },
@@ -472,4 +496,22 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         cur = e.source();
     }
     out
+}
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::*;
+
+    #[test]
+    fn upstream_error_codes() {
+        let quota = r#"{"error":{"message":"x","type":"insufficient_quota","code":null}}"#;
+        assert_eq!(upstream_error_code(quota).as_deref(), Some(QUOTA_CODE));
+        let model =
+            r#"{"error":{"message":"x","type":"invalid_request_error","code":"model_not_found"}}"#;
+        assert_eq!(
+            upstream_error_code(model).as_deref(),
+            Some(MODEL_NOT_FOUND_CODE)
+        );
+        assert_eq!(upstream_error_code("<html>"), None);
+    }
 }

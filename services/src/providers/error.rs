@@ -29,6 +29,22 @@ pub enum ProviderError {
         /// Upstream body (truncated).
         body: String,
     },
+    /// The account's quota is exhausted (OpenAI's `insufficient_quota`).
+    #[error("[{provider}] Quota exceeded: {body}")]
+    QuotaExceeded {
+        /// Provider name.
+        provider: String,
+        /// Upstream body (truncated).
+        body: String,
+    },
+    /// The model does not exist or is not available (`model_not_found`).
+    #[error("[{provider}] Model not supported: {body}")]
+    ModelNotSupported {
+        /// Provider name.
+        provider: String,
+        /// Upstream body (truncated).
+        body: String,
+    },
     /// Any other non-2xx answer.
     #[error("[{provider}] {} Error, Error code: {status} - {body}", status_kind(*.status))]
     Status {

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod chat;
 pub mod config;
 pub mod files;
+pub mod hub;
 pub mod inputs;
 pub mod moderation;
 pub mod naming;
@@ -101,6 +102,14 @@ pub struct AppCache {
 }
 
 impl AppCache {
+    /// Forgets an app (it changed).
+    pub fn forget(&self, id: &str) {
+        self.apps
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
     /// The app with this id, from the cache or the store.
     pub async fn get(&self, store: &Store, id: &str) -> Result<Option<Arc<LoadedApp>>, StoreError> {
         if let Some((app, at)) = self.apps.read().unwrap_or_else(|p| p.into_inner()).get(id) {

@@ -108,6 +108,18 @@ impl TaskRegistry {
         }
     }
 
+    /// Stops a task of `app_id` whoever started it (`/openapi/v1` stop).
+    pub fn stop_any(&self, task_id: &str, app_id: &str) -> bool {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        match tasks.get(task_id) {
+            Some(e) if e.app_id == app_id => {
+                e.flag.stop();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The number of running tasks.
     pub fn running(&self) -> usize {
         self.tasks.lock().unwrap_or_else(|p| p.into_inner()).len()

@@ -32,20 +32,29 @@ pub struct StreamSink {
     tx: EventSender,
     envelope: FlowEnvelope,
     closed: AtomicBool,
+    hub: Option<super::hub::HubHandle>,
 }
 
 impl StreamSink {
-    /// A sink writing to `tx` with this envelope.
-    pub fn new(tx: EventSender, envelope: FlowEnvelope) -> Arc<Self> {
+    /// A sink writing to `tx` with this envelope, and to the run hub when given.
+    pub fn new(
+        tx: EventSender,
+        envelope: FlowEnvelope,
+        hub: Option<super::hub::HubHandle>,
+    ) -> Arc<Self> {
         Arc::new(StreamSink {
             tx,
             envelope,
             closed: AtomicBool::new(false),
+            hub,
         })
     }
 
     /// Sends a frame unless the client left.
     pub async fn send(&self, frame: bytes::Bytes) {
+        if let Some(hub) = &self.hub {
+            hub.publish(&frame);
+        }
         if self.closed.load(Ordering::Relaxed) {
             return;
         }

@@ -142,6 +142,37 @@ fn workflow_row(r: &AnyRow) -> sqlx::Result<WorkflowRow> {
     })
 }
 
+/// Publishes a workflow version of an app and makes it the app's current one.
+async fn publish(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    app_id: &str,
+    wf: &NewWorkflow,
+    ts: i64,
+) -> Result<()> {
+    let workflow_id = new_id();
+    sqlx::query(
+        "INSERT INTO workflows (id, app_id, version, graph, features, \
+         environment_variables, conversation_variables, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&workflow_id)
+    .bind(app_id)
+    .bind(crate::util::iso(ts).replace(['-', ':', 'T'], ""))
+    .bind(&wf.graph)
+    .bind(&wf.features)
+    .bind(&wf.environment_variables)
+    .bind(&wf.conversation_variables)
+    .bind(ts)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE apps SET workflow_id = $1 WHERE id = $2")
+        .bind(&workflow_id)
+        .bind(app_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Inserts an app (and its workflow) atomically; returns its id.
     pub async fn insert_app(&self, app: &NewApp) -> Result<String> {
@@ -169,30 +200,36 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(wf) = &app.workflow {
-            let workflow_id = new_id();
-            sqlx::query(
-                "INSERT INTO workflows (id, app_id, version, graph, features, \
-                 environment_variables, conversation_variables, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&workflow_id)
-            .bind(&id)
-            .bind(crate::util::iso(ts).replace(['-', ':', 'T'], ""))
-            .bind(&wf.graph)
-            .bind(&wf.features)
-            .bind(&wf.environment_variables)
-            .bind(&wf.conversation_variables)
-            .bind(ts)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE apps SET workflow_id = $1 WHERE id = $2")
-                .bind(&workflow_id)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+            publish(&mut tx, &id, wf, ts).await?;
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Replaces an app's DSL and publishes its new workflow version (overwrite import).
+    pub async fn replace_app(&self, id: &str, app: &NewApp) -> Result<()> {
+        let ts = now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE apps SET name = $1, description = $2, icon = $3, icon_type = $4, icon_background = $5, \
+             dsl_version = $6, dsl = $7, updated_at = $8 WHERE id = $9",
+        )
+        .bind(&app.name)
+        .bind(&app.description)
+        .bind(&app.icon)
+        .bind(&app.icon_type)
+        .bind(&app.icon_background)
+        .bind(&app.dsl_version)
+        .bind(&app.dsl)
+        .bind(ts)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(wf) = &app.workflow {
+            publish(&mut tx, id, wf, ts).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The app with this id.
@@ -213,6 +250,49 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(app_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    /// A page of a workspace's `normal` apps, newest first: optionally of one mode and
+    /// with `name` in their name (case-insensitive). Returns the rows and the total.
+    pub async fn app_page(
+        &self,
+        workspace_id: &str,
+        mode: Option<&str>,
+        name: Option<&str>,
+        page: i64,
+        limit: i64,
+    ) -> Result<(Vec<AppRow>, i64)> {
+        let pattern = name.map(|n| {
+            let escaped = n
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let filter = "workspace_id = $1 AND status = 'normal' \
+             AND ($2 IS NULL OR mode = $2) AND ($3 IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\')";
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM apps WHERE {filter}"))
+            .bind(workspace_id)
+            .bind(mode)
+            .bind(pattern.as_deref())
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE {filter} \
+             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(workspace_id)
+        .bind(mode)
+        .bind(pattern.as_deref())
+        .bind(limit)
+        .bind((page - 1) * limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((
+            rows.iter().map(app_row).collect::<sqlx::Result<_>>()?,
+            total,
+        ))
     }
 
     /// Deletes an app with its keys, end users, conversations, messages and runs. Returns

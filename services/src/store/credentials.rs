@@ -192,6 +192,18 @@ impl Store {
         Ok(row.as_ref().map(token_row).transpose()?)
     }
 
+    /// The token with this id.
+    pub async fn token_by_id(&self, id: &str) -> Result<Option<TokenRow>> {
+        let row = sqlx::query(
+            "SELECT id, workspace_id, name, prefix, scopes, created_at, expires_at, revoked_at \
+             FROM api_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(token_row).transpose()?)
+    }
+
     /// Revokes a token. Returns whether a live token was revoked.
     pub async fn revoke_token(&self, id: &str) -> Result<bool> {
         let done = sqlx::query(

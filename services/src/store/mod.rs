@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 
 /// Which database a [`Store`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,6 +167,21 @@ impl Store {
         )
     }
 
+    /// A workspace by id.
+    pub async fn workspace(&self, id: &str) -> Result<Option<WorkspaceRow>> {
+        let row = sqlx::query("SELECT id, name, status, created_at FROM workspaces WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(WorkspaceRow {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            status: r.try_get("status")?,
+            created_at: r.try_get("created_at")?,
+        }))
+    }
+
     /// The id of the default workspace (made by the first migration).
     pub async fn default_workspace_id(&self) -> Result<String> {
         Ok(self
@@ -174,6 +189,19 @@ impl Store {
             .await?
             .ok_or(sqlx::Error::RowNotFound)?)
     }
+}
+
+/// A workspace.
+#[derive(Clone, Debug)]
+pub struct WorkspaceRow {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `normal` or `archived`.
+    pub status: String,
+    /// Created, Unix seconds.
+    pub created_at: i64,
 }
 
 /// The workspace every app, key and token belongs to until several are supported.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use weir_layers::{body, AuthKind, Body, BoxError, RouteMeta};
+use weir_layers::{body, AuthKind, Body, BoxError, RouteMeta, Surface};
 
 use crate::api::context::{current_app, end_user, required_user};
 use crate::api::request::{json_object, user_string};
@@ -16,7 +16,7 @@ use crate::runtime::chat::{self, Emitter, Turn};
 use crate::runtime::files::{self, FileUploadConfig};
 use crate::runtime::{inputs, LoadedApp};
 use crate::state::AppState;
-use crate::store::EndUserRow;
+use crate::store::{ConversationRow, EndUserRow};
 
 const GENERATE: RouteMeta = RouteMeta::auth(AuthKind::AppKey).generation();
 const APP_KEY: RouteMeta = RouteMeta::auth(AuthKind::AppKey);
@@ -118,6 +118,39 @@ pub async fn body_user(
     end_user(state, app, Some(&user)).await
 }
 
+/// The `query` of a chat turn: a non-empty string (NUL characters dropped).
+pub fn required_query(body: &Map<String, Value>) -> Result<String, ServiceError> {
+    let query = match body.get("query") {
+        Some(Value::String(q)) => q.replace('\0', ""),
+        None | Some(Value::Null) => return Err(ServiceError::invalid("query is required")),
+        Some(_) => return Err(ServiceError::invalid("query must be a string")),
+    };
+    if query.is_empty() {
+        return Err(ServiceError::invalid("query is required"));
+    }
+    Ok(query)
+}
+
+/// The caller's conversation a turn continues (`None`: a new one); 404 if it is not the
+/// caller's, `conversation_completed` if it has ended.
+pub async fn open_conversation(
+    state: &AppState,
+    app: &LoadedApp,
+    user: &EndUserRow,
+    id: Option<&str>,
+) -> Result<Option<ConversationRow>, BoxError> {
+    let Some(id) = id else { return Ok(None) };
+    let c = state
+        .store()
+        .conversation(&app.row.id, &user.id, id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(messages::CONVERSATION_NOT_EXISTS))?;
+    if c.status != "normal" {
+        return Err(ServiceError::ConversationCompleted.into());
+    }
+    Ok(Some(c))
+}
+
 /// A blocking run's JSON reply (`application/json; charset=utf-8`).
 pub fn blocking_json(value: &Value) -> http::Response<Body> {
     let mut res = body::json(StatusCode::OK, value);
@@ -134,36 +167,35 @@ async fn chat_messages(state: AppState, req: Request<Body>) -> HandlerResult {
     let user = body_user(&state, &app, &body).await?;
     crate::api::context::require_chat(&app)?;
     if app.mode.is_workflow_based() {
-        return crate::api::service_api::workflows::advanced_chat(state, app, user, body).await;
+        return crate::api::service_api::workflows::advanced_chat(
+            state,
+            app,
+            user,
+            body,
+            Surface::ServiceApi,
+        )
+        .await;
     }
-    let query = match body.get("query") {
-        Some(Value::String(q)) => q.replace('\0', ""),
-        None | Some(Value::Null) => return Err(ServiceError::invalid("query is required").into()),
-        Some(_) => return Err(ServiceError::invalid("query must be a string").into()),
-    };
-    if query.is_empty() {
-        return Err(ServiceError::invalid("query is required").into());
-    }
+    chat_turn(state, app, user, body, Surface::ServiceApi).await
+}
+
+/// A chat or agent-chat turn from a request body (`query`, `inputs`, `response_mode`,
+/// `conversation_id`, `files`, `auto_generate_name`) of a caller already known.
+pub async fn chat_turn(
+    state: AppState,
+    app: Arc<LoadedApp>,
+    user: EndUserRow,
+    body: Map<String, Value>,
+    surface: Surface,
+) -> HandlerResult {
+    let query = required_query(&body)?;
     let raw_inputs = inputs_object(&body)?;
     let stream = streaming(&body)?;
     let conversation_id = conversation_id(&body)?;
     let file_maps = files_list(&body)?;
     let auto_name = bool_field(&body, "auto_generate_name", true)?;
 
-    let conversation = match &conversation_id {
-        Some(id) => {
-            let c = state
-                .store()
-                .conversation(&app.row.id, &user.id, id)
-                .await?
-                .ok_or_else(|| ServiceError::not_found(messages::CONVERSATION_NOT_EXISTS))?;
-            if c.status != "normal" {
-                return Err(ServiceError::ConversationCompleted.into());
-            }
-            Some(c)
-        }
-        None => None,
-    };
+    let conversation = open_conversation(&state, &app, &user, conversation_id.as_deref()).await?;
     generate(
         state,
         app,
@@ -174,6 +206,7 @@ async fn chat_messages(state: AppState, req: Request<Body>) -> HandlerResult {
         file_maps,
         auto_name,
         stream,
+        surface,
     )
     .await
 }
@@ -185,6 +218,18 @@ async fn completion_messages(state: AppState, req: Request<Body>) -> HandlerResu
     if app.mode != crate::dsl::AppMode::Completion {
         return Err(ServiceError::AppUnavailable.into());
     }
+    completion_turn(state, app, user, body, Surface::ServiceApi).await
+}
+
+/// A completion from a request body (`query`, `inputs`, `response_mode`, `files`) of a
+/// caller already known; completions never name a conversation.
+pub async fn completion_turn(
+    state: AppState,
+    app: Arc<LoadedApp>,
+    user: EndUserRow,
+    body: Map<String, Value>,
+    surface: Surface,
+) -> HandlerResult {
     let query = match body.get("query") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(q)) => q.replace('\0', ""),
@@ -194,7 +239,7 @@ async fn completion_messages(state: AppState, req: Request<Body>) -> HandlerResu
     let stream = streaming(&body)?;
     let file_maps = files_list(&body)?;
     generate(
-        state, app, user, query, raw_inputs, None, file_maps, false, stream,
+        state, app, user, query, raw_inputs, None, file_maps, false, stream, surface,
     )
     .await
 }
@@ -206,10 +251,11 @@ async fn generate(
     user: EndUserRow,
     query: String,
     raw_inputs: Map<String, Value>,
-    conversation: Option<crate::store::ConversationRow>,
+    conversation: Option<ConversationRow>,
     file_maps: Vec<Value>,
     auto_generate_name: bool,
     stream: bool,
+    surface: Surface,
 ) -> HandlerResult {
     let config = app.config.clone().ok_or(ServiceError::AppUnavailable)?;
     // Dify resolves the model before it validates inputs.
@@ -245,7 +291,7 @@ async fn generate(
         conversation_id,
     };
     if stream {
-        let (tx, body) = state.event_channel(weir_layers::Surface::ServiceApi);
+        let (tx, body) = state.event_channel(surface);
         let flag = guard.flag.clone();
         let st = state.clone();
         let out = Emitter::Stream(tx.clone());

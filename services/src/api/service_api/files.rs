@@ -27,8 +27,9 @@ const MAX_STEM_CHARS: usize = 200;
 /// Characters refused in file names.
 const FORBIDDEN_NAME_CHARS: &[char] = &['/', '\\', ':', '*', '?', '"', '<', '>', '|'];
 
-/// The routes of this module.
-pub fn routes(state: &AppState) -> Vec<Route> {
+/// The body limit of an upload route: the largest file limit, plus room for the
+/// multipart framing.
+pub fn upload_body_limit(state: &AppState) -> u64 {
     let limits = &state.settings().limits;
     let largest = [
         limits.upload_file_bytes,
@@ -39,8 +40,12 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     .into_iter()
     .max()
     .unwrap_or(limits.upload_file_bytes);
-    // The multipart framing needs a little room on top of the file itself.
-    let upload = RouteMeta::auth(AuthKind::AppKey).body_limit(largest + 1024 * 1024);
+    largest + 1024 * 1024
+}
+
+/// The routes of this module.
+pub fn routes(state: &AppState) -> Vec<Route> {
+    let upload = RouteMeta::auth(AuthKind::AppKey).body_limit(upload_body_limit(state));
     vec![
         Route::new(
             Method::POST,
@@ -132,6 +137,19 @@ fn clean_name(name: &str) -> Result<String, ServiceError> {
 
 async fn upload_file(state: AppState, req: Request<Body>) -> HandlerResult {
     let app = current_app(&state, &req).await?;
+    let row = receive(&state, &app, req, None).await?;
+    Ok(body::json(StatusCode::CREATED, &upload_json(&state, &row)))
+}
+
+/// Receives a multipart upload (one `file` part) for `app`, owned by `owner` or else by the
+/// end user its `user` field names.
+pub async fn receive(
+    state: &AppState,
+    app: &crate::runtime::LoadedApp,
+    req: Request<Body>,
+    owner: Option<crate::store::EndUserRow>,
+) -> Result<UploadFileRow, BoxError> {
+    let state = state.clone();
     let boundary = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -210,7 +228,10 @@ async fn upload_file(state: AppState, req: Request<Body>) -> HandlerResult {
         cleanup(&Some((id, name, mime, size, _path)));
         return Err(ServiceError::TooManyFiles.into());
     }
-    let user = end_user(&state, &app, user.as_deref()).await?;
+    let user = match owner {
+        Some(u) => u,
+        None => end_user(&state, app, user.as_deref()).await?,
+    };
     let row = UploadFileRow {
         extension: name
             .rsplit_once('.')
@@ -227,7 +248,7 @@ async fn upload_file(state: AppState, req: Request<Body>) -> HandlerResult {
         created_at: now(),
     };
     state.store().insert_upload_file(&row).await?;
-    Ok(body::json(StatusCode::CREATED, &upload_json(&state, &row)))
+    Ok(row)
 }
 
 fn multipart_error(e: multer::Error) -> BoxError {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use weir_layers::{body, AuthKind, Body, BoxError, RouteMeta};
+use weir_layers::{body, AuthKind, Body, BoxError, RouteMeta, Surface};
 
 use super::chat::{
-    blocking_json, body_user, bool_field, conversation_id, files_list, inputs_object, streaming,
+    blocking_json, body_user, bool_field, conversation_id, files_list, inputs_object,
+    open_conversation, required_query, streaming,
 };
 use crate::api::context::{current_app, end_user, int_param, required_user};
 use crate::api::request::{json_object, path_param, query_pairs, query_param, user_string};
@@ -63,6 +64,9 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     ]
 }
 
+/// The `version` of a workflow row that is a draft (never runnable by a pinned id).
+pub const DRAFT_VERSION: &str = "draft";
+
 /// The workflow version to run: the published one, or a pinned id of this app.
 pub async fn version(
     state: &AppState,
@@ -86,6 +90,9 @@ pub async fn version(
         .await?
         .filter(|w| w.app_id == app.row.id)
         .ok_or_else(|| ServiceError::WorkflowNotFound(raw.to_owned()))?;
+    if row.version == DRAFT_VERSION {
+        return Err(ServiceError::DraftWorkflow(raw.to_owned()).into());
+    }
     let parse = |t: &str| serde_json::from_str::<Value>(t).unwrap_or(Value::Null);
     let wf = Workflow::compile(
         &row.id,
@@ -97,7 +104,7 @@ pub async fn version(
 }
 
 /// Validates start inputs; file inputs become file objects.
-async fn start_inputs(
+pub async fn start_inputs(
     state: &AppState,
     wf: &Workflow,
     raw: &Map<String, Value>,
@@ -129,7 +136,8 @@ async fn start_inputs(
     Ok(values)
 }
 
-async fn system_files(
+/// Resolves `files` of a run into `sys.files`.
+pub async fn system_files(
     state: &AppState,
     app: &LoadedApp,
     maps: &[Value],
@@ -148,7 +156,14 @@ fn run_data(turn_run: &str, wf: &str, s: &crate::engine::RunSummary) -> Value {
         "created_at": s.created_at, "finished_at": s.finished_at})
 }
 
-async fn start(state: AppState, turn: FlowTurn, stream: bool) -> HandlerResult {
+/// Starts a workflow-family run, streaming (its events also go to the run hub, for
+/// re-attaching) or blocking.
+pub async fn start(
+    state: AppState,
+    turn: FlowTurn,
+    stream: bool,
+    surface: Surface,
+) -> HandlerResult {
     let guard = state.tasks().register(
         turn.envelope.task_id(),
         &turn.app.row.id,
@@ -160,8 +175,9 @@ async fn start(state: AppState, turn: FlowTurn, stream: bool) -> HandlerResult {
     );
     let flag = guard.flag.clone();
     if stream {
-        let (tx, body) = state.event_channel(weir_layers::Surface::ServiceApi);
-        let sink = StreamSink::new(tx.clone(), turn.envelope.clone());
+        let (tx, body) = state.event_channel(surface);
+        let hub = state.run_hub().open(&turn.run_id);
+        let sink = StreamSink::new(tx.clone(), turn.envelope.clone(), Some(hub));
         let keys = turn.envelope.error_keys();
         events::spawn_producer(tx, keys, async move {
             let _guard = guard;
@@ -214,6 +230,19 @@ async fn run_workflow(
     if app.mode != AppMode::Workflow {
         return Err(ServiceError::NotWorkflowApp.into());
     }
+    workflow_turn(state, app, user, body, pinned, Surface::ServiceApi).await
+}
+
+/// A workflow run from a request body (`inputs`, `response_mode`, `files`) of a caller
+/// already known, on the published version or the `pinned` one.
+pub async fn workflow_turn(
+    state: AppState,
+    app: Arc<LoadedApp>,
+    user: EndUserRow,
+    body: Map<String, Value>,
+    pinned: Option<String>,
+    surface: Surface,
+) -> HandlerResult {
     let raw = inputs_object(&body)?;
     let stream = streaming(&body)?;
     let maps = files_list(&body)?;
@@ -234,7 +263,7 @@ async fn run_workflow(
         chat: None,
         run_id,
     };
-    start(state, turn, stream).await
+    start(state, turn, stream, surface).await
 }
 
 async fn run_latest(state: AppState, req: Request<Body>) -> HandlerResult {
@@ -252,15 +281,9 @@ pub async fn advanced_chat(
     app: Arc<LoadedApp>,
     user: EndUserRow,
     body: Map<String, Value>,
+    surface: Surface,
 ) -> HandlerResult {
-    let query = match body.get("query") {
-        Some(Value::String(q)) => q.replace('\0', ""),
-        None | Some(Value::Null) => return Err(ServiceError::invalid("query is required").into()),
-        Some(_) => return Err(ServiceError::invalid("query must be a string").into()),
-    };
-    if query.is_empty() {
-        return Err(ServiceError::invalid("query is required").into());
-    }
+    let query = required_query(&body)?;
     let raw = inputs_object(&body)?;
     let stream = streaming(&body)?;
     let conv_id = conversation_id(&body)?;
@@ -272,20 +295,7 @@ pub async fn advanced_chat(
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => return Err(ServiceError::InvalidWorkflowId(other.to_string()).into()),
     };
-    let conversation = match &conv_id {
-        Some(id) => {
-            let c = state
-                .store()
-                .conversation(&app.row.id, &user.id, id)
-                .await?
-                .ok_or_else(|| ServiceError::not_found(messages::CONVERSATION_NOT_EXISTS))?;
-            if c.status != "normal" {
-                return Err(ServiceError::ConversationCompleted.into());
-            }
-            Some(c)
-        }
-        None => None,
-    };
+    let conversation = open_conversation(&state, &app, &user, conv_id.as_deref()).await?;
     let wf = version(&state, &app, pinned.as_deref()).await?;
     let inputs = start_inputs(&state, &wf, &raw, &user).await?;
     let files = system_files(&state, &app, &maps, &user).await?;
@@ -309,7 +319,7 @@ pub async fn advanced_chat(
         }),
         run_id,
     };
-    start(state, turn, stream).await
+    start(state, turn, stream, surface).await
 }
 
 async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {

@@ -240,9 +240,18 @@ impl Node for Assigner {
 mod tests {
     use super::*;
 
+    /// Operation, current value, type, operand, expected result.
+    type Case = (
+        &'static str,
+        Value,
+        &'static str,
+        Option<Value>,
+        Result<Value, ()>,
+    );
+
     #[test]
     fn write_modes() {
-        let cases: Vec<(&str, Value, &str, Option<Value>, Result<Value, ()>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "over-write",
                 json!("a"),
