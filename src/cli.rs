@@ -118,6 +118,7 @@ pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Serve => {
             init_logging(&config);
+            crate::server::raise_open_files_limit();
             let server = Server::new(config).await?;
             let bound = server.bind().await?;
             tracing::info!(addr = %bound.local_addr(), version = weir_services::VERSION, "weir listening");

@@ -75,6 +75,9 @@ pub struct ProviderSettings {
     pub read_timeout_s: Option<u64>,
     /// Prices per model name (unpriced models cost zero).
     pub pricing: BTreeMap<String, crate::providers::Pricing>,
+    /// Speak HTTP/2 to a plain-http upstream without negotiating (h2c gateways): one
+    /// connection carries every request. TLS upstreams negotiate HTTP/2 on their own.
+    pub http2_prior_knowledge: bool,
 }
 
 /// Outbound network policy (`[network]`).

@@ -80,7 +80,7 @@ impl OpenAiClient {
         } else {
             None
         };
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(
                 cfg.connect_timeout_s
                     .map_or(CONNECT_TIMEOUT, Duration::from_secs),
@@ -88,9 +88,11 @@ impl OpenAiClient {
             .read_timeout(cfg.read_timeout_s.map_or(READ_TIMEOUT, Duration::from_secs))
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .build()
-            .unwrap_or_default();
+            .tcp_nodelay(true);
+        if cfg.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
+        let http = builder.build().unwrap_or_default();
         OpenAiClient {
             name: name.to_owned(),
             base_url: cfg.base_url.trim_end_matches('/').to_owned(),

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{flag, Result, Store};
+use super::{flag, Result, Stmt, Store};
 use crate::util::{new_id, now};
 
 /// An app to insert (from a DSL import).
@@ -142,35 +142,30 @@ fn workflow_row(r: &AnyRow) -> sqlx::Result<WorkflowRow> {
     })
 }
 
-/// Publishes a workflow version of an app and makes it the app's current one.
-async fn publish(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    app_id: &str,
-    wf: &NewWorkflow,
-    ts: i64,
-) -> Result<()> {
+/// The statements that publish a workflow version of an app and make it current.
+fn publish(app_id: &str, wf: &NewWorkflow, ts: i64) -> [Stmt; 2] {
     let workflow_id = new_id();
-    sqlx::query(
-        "INSERT INTO workflows (id, app_id, version, graph, features, \
-         environment_variables, conversation_variables, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&workflow_id)
-    .bind(app_id)
-    .bind(crate::util::iso(ts).replace(['-', ':', 'T'], ""))
-    .bind(&wf.graph)
-    .bind(&wf.features)
-    .bind(&wf.environment_variables)
-    .bind(&wf.conversation_variables)
-    .bind(ts)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE apps SET workflow_id = $1 WHERE id = $2")
-        .bind(&workflow_id)
-        .bind(app_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    [
+        Stmt::new(
+            "INSERT INTO workflows (id, app_id, version, graph, features, \
+             environment_variables, conversation_variables, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            crate::vals![
+                &workflow_id,
+                app_id,
+                crate::util::iso(ts).replace(['-', ':', 'T'], ""),
+                &wf.graph,
+                &wf.features,
+                &wf.environment_variables,
+                &wf.conversation_variables,
+                ts
+            ],
+        ),
+        Stmt::new(
+            "UPDATE apps SET workflow_id = $1 WHERE id = $2",
+            crate::vals![&workflow_id, app_id],
+        ),
+    ]
 }
 
 impl Store {
@@ -178,57 +173,46 @@ impl Store {
     pub async fn insert_app(&self, app: &NewApp) -> Result<String> {
         let id = new_id();
         let ts = now();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut stmts = vec![Stmt::new(
             "INSERT INTO apps (id, workspace_id, name, mode, description, icon, icon_type, \
              icon_background, use_icon_as_answer_icon, enable_api, status, dsl_version, dsl, \
              workflow_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, 'normal', $10, $11, NULL, $12, $12)",
-        )
-        .bind(&id)
-        .bind(&app.workspace_id)
-        .bind(&app.name)
-        .bind(&app.mode)
-        .bind(&app.description)
-        .bind(&app.icon)
-        .bind(&app.icon_type)
-        .bind(&app.icon_background)
-        .bind(app.use_icon_as_answer_icon as i64)
-        .bind(&app.dsl_version)
-        .bind(&app.dsl)
-        .bind(ts)
-        .execute(&mut *tx)
-        .await?;
+            crate::vals![
+                &id,
+                &app.workspace_id,
+                &app.name,
+                &app.mode,
+                &app.description,
+                &app.icon,
+                &app.icon_type,
+                &app.icon_background,
+                app.use_icon_as_answer_icon,
+                &app.dsl_version,
+                &app.dsl,
+                ts
+            ],
+        )];
         if let Some(wf) = &app.workflow {
-            publish(&mut tx, &id, wf, ts).await?;
+            stmts.extend(publish(&id, wf, ts));
         }
-        tx.commit().await?;
+        self.apply(stmts).await?;
         Ok(id)
     }
 
     /// Replaces an app's DSL and publishes its new workflow version (overwrite import).
     pub async fn replace_app(&self, id: &str, app: &NewApp) -> Result<()> {
         let ts = now();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut stmts = vec![Stmt::new(
             "UPDATE apps SET name = $1, description = $2, icon = $3, icon_type = $4, icon_background = $5, \
              dsl_version = $6, dsl = $7, updated_at = $8 WHERE id = $9",
-        )
-        .bind(&app.name)
-        .bind(&app.description)
-        .bind(&app.icon)
-        .bind(&app.icon_type)
-        .bind(&app.icon_background)
-        .bind(&app.dsl_version)
-        .bind(&app.dsl)
-        .bind(ts)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+            crate::vals![&app.name, &app.description, &app.icon, &app.icon_type, &app.icon_background,
+                &app.dsl_version, &app.dsl, ts, id],
+        )];
         if let Some(wf) = &app.workflow {
-            publish(&mut tx, id, wf, ts).await?;
+            stmts.extend(publish(id, wf, ts));
         }
-        tx.commit().await?;
+        self.apply(stmts).await?;
         Ok(())
     }
 
@@ -298,21 +282,22 @@ impl Store {
     /// Deletes an app with its keys, end users, conversations, messages and runs. Returns
     /// whether it existed.
     pub async fn delete_app(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM apps WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
+        let done = self
+            .apply(vec![Stmt::new(
+                "DELETE FROM apps WHERE id = $1",
+                crate::vals![id],
+            )])
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done[0] > 0)
     }
 
     /// Switches an app's Service API on or off.
     pub async fn set_app_api_enabled(&self, id: &str, enabled: bool) -> Result<()> {
-        sqlx::query("UPDATE apps SET enable_api = $1, updated_at = $2 WHERE id = $3")
-            .bind(enabled as i64)
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.apply(vec![Stmt::new(
+            "UPDATE apps SET enable_api = $1, updated_at = $2 WHERE id = $3",
+            crate::vals![enabled as i64, now(), id],
+        )])
+        .await?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Result, Store};
+use super::{Result, Stmt, Store};
 use crate::util::now;
 
 /// A conversation to insert.
@@ -154,22 +154,12 @@ impl Store {
     /// Inserts a conversation.
     pub async fn insert_conversation(&self, c: &NewConversation) -> Result<ConversationRow> {
         let ts = now();
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "INSERT INTO conversations (id, app_id, end_user_id, mode, name, inputs, introduction, \
              status, from_source, workflow_id, dialogue_count, deleted, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'normal', $8, $9, 0, 0, $10, $10)",
-        )
-        .bind(&c.id)
-        .bind(&c.app_id)
-        .bind(&c.end_user_id)
-        .bind(&c.mode)
-        .bind(&c.name)
-        .bind(&c.inputs)
-        .bind(&c.introduction)
-        .bind(c.from_source)
-        .bind(&c.workflow_id)
-        .bind(ts)
-        .execute(&self.pool)
+            crate::vals![&c.id, &c.app_id, &c.end_user_id, &c.mode, &c.name, &c.inputs, &c.introduction, c.from_source, &c.workflow_id, ts],
+        )])
         .await?;
         Ok(ConversationRow {
             id: c.id.clone(),
@@ -257,37 +247,33 @@ impl Store {
 
     /// Renames a conversation and bumps `updated_at`.
     pub async fn rename_conversation(&self, id: &str, name: &str) -> Result<()> {
-        sqlx::query("UPDATE conversations SET name = $1, updated_at = $2 WHERE id = $3")
-            .bind(name)
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.apply(vec![Stmt::new(
+            "UPDATE conversations SET name = $1, updated_at = $2 WHERE id = $3",
+            crate::vals![name, now(), id],
+        )])
+        .await?;
         Ok(())
     }
 
     /// Records a new turn: bumps `updated_at` and `dialogue_count`.
     pub async fn touch_conversation(&self, id: &str) -> Result<()> {
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "UPDATE conversations SET updated_at = $1, dialogue_count = dialogue_count + 1 WHERE id = $2",
-        )
-        .bind(now())
-        .bind(id)
-        .execute(&self.pool)
+            crate::vals![now(), id],
+        )])
         .await?;
         Ok(())
     }
 
     /// Marks a conversation deleted (it leaves lists at once). Returns whether it was live.
     pub async fn delete_conversation(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query(
+        let done = self
+            .apply(vec![Stmt::new(
             "UPDATE conversations SET deleted = 1, updated_at = $1 WHERE id = $2 AND deleted = 0",
-        )
-        .bind(now())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+            crate::vals![now(), id],
+        )])
+            .await?;
+        Ok(done[0] > 0)
     }
 
     /// Creates a conversation's variables (initial values) unless they exist.
@@ -299,22 +285,13 @@ impl Store {
     ) -> Result<()> {
         let ts = now();
         for (position, (id, name, value_type, value, description)) in vars.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO conversation_variables (id, conversation_id, app_id, name, value_type, \
+            self.apply(vec![Stmt::new(
+            "INSERT INTO conversation_variables (id, conversation_id, app_id, name, value_type, \
                  value, description, position, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id, conversation_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(conversation_id)
-            .bind(app_id)
-            .bind(name)
-            .bind(value_type)
-            .bind(value)
-            .bind(description)
-            .bind(position as i64)
-            .bind(ts)
-            .execute(&self.pool)
-            .await?;
+            crate::vals![id, conversation_id, app_id, name, value_type, value, description, position as i64, ts],
+        )])
+        .await?;
         }
         Ok(())
     }
@@ -341,13 +318,11 @@ impl Store {
         id: &str,
         value: &str,
     ) -> Result<()> {
-        sqlx::query("UPDATE conversation_variables SET value = $1, updated_at = $2 WHERE conversation_id = $3 AND id = $4")
-            .bind(value)
-            .bind(now())
-            .bind(conversation_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.apply(vec![Stmt::new(
+            "UPDATE conversation_variables SET value = $1, updated_at = $2 WHERE conversation_id = $3 AND id = $4",
+            crate::vals![value, now(), conversation_id, id],
+        )])
+        .await?;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{flag, Result, Store};
+use super::{flag, Result, Stmt, Store};
 use crate::util::{new_id, now};
 
 /// The kind of an API key.
@@ -91,18 +91,11 @@ impl Store {
         hint: &str,
     ) -> Result<String> {
         let id = new_id();
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "INSERT INTO api_keys (id, workspace_id, app_id, kind, key_hash, key_hint, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(app_id)
-        .bind(kind.as_str())
-        .bind(key_hash)
-        .bind(hint)
-        .bind(now())
-        .execute(&self.pool)
+            crate::vals![&id, workspace_id, app_id, kind.as_str(), key_hash, hint, now()],
+        )])
         .await?;
         Ok(id)
     }
@@ -135,20 +128,22 @@ impl Store {
 
     /// Deletes a key. Returns whether it existed.
     pub async fn delete_key(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM api_keys WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
+        let done = self
+            .apply(vec![Stmt::new(
+                "DELETE FROM api_keys WHERE id = $1",
+                crate::vals![id],
+            )])
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done[0] > 0)
     }
 
     /// Records that a key was used (best effort, off the hot path).
     pub async fn touch_key(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.apply(vec![Stmt::new(
+            "UPDATE api_keys SET last_used_at = $1 WHERE id = $2",
+            crate::vals![now(), id],
+        )])
+        .await?;
         Ok(())
     }
 
@@ -163,19 +158,20 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<String> {
         let id = new_id();
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "INSERT INTO api_tokens (id, workspace_id, name, prefix, token_hash, scopes, \
              created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(name)
-        .bind(prefix)
-        .bind(token_hash)
-        .bind(scopes)
-        .bind(now())
-        .bind(expires_at)
-        .execute(&self.pool)
+            crate::vals![
+                &id,
+                workspace_id,
+                name,
+                prefix,
+                token_hash,
+                scopes,
+                now(),
+                expires_at
+            ],
+        )])
         .await?;
         Ok(id)
     }
@@ -206,14 +202,13 @@ impl Store {
 
     /// Revokes a token. Returns whether a live token was revoked.
     pub async fn revoke_token(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let done = self
+            .apply(vec![Stmt::new(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                crate::vals![now(), id],
+            )])
+            .await?;
+        Ok(done[0] > 0)
     }
 }
 

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{flag, Result, Store};
+use super::{flag, Result, Stmt, Store};
 use crate::util::{new_id, now};
 
 /// An end user.
@@ -57,19 +57,20 @@ impl Store {
         is_anonymous: bool,
     ) -> Result<EndUserRow> {
         let ts = now();
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "INSERT INTO end_users (id, workspace_id, app_id, type, session_id, name, \
              is_anonymous, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7) \
              ON CONFLICT (app_id, type, session_id) DO NOTHING",
-        )
-        .bind(new_id())
-        .bind(workspace_id)
-        .bind(app_id)
-        .bind(kind)
-        .bind(session_id)
-        .bind(is_anonymous as i64)
-        .bind(ts)
-        .execute(&self.pool)
+            crate::vals![
+                new_id(),
+                workspace_id,
+                app_id,
+                kind,
+                session_id,
+                is_anonymous as i64,
+                ts
+            ],
+        )])
         .await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM end_users WHERE app_id = $1 AND type = $2 AND session_id = $3"

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Result, Store};
+use super::{Result, Stmt, Store};
 
 /// An uploaded file.
 #[derive(Clone, Debug)]
@@ -48,22 +48,12 @@ fn row(r: &AnyRow) -> sqlx::Result<UploadFileRow> {
 impl Store {
     /// Records an upload.
     pub async fn insert_upload_file(&self, f: &UploadFileRow) -> Result<()> {
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "INSERT INTO upload_files (id, workspace_id, app_id, name, size, extension, mime_type, \
              storage_key, created_by, created_by_role, used, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'end_user', 0, $10)",
-        )
-        .bind(&f.id)
-        .bind(&f.workspace_id)
-        .bind(&f.app_id)
-        .bind(&f.name)
-        .bind(f.size)
-        .bind(&f.extension)
-        .bind(&f.mime_type)
-        .bind(&f.storage_key)
-        .bind(&f.created_by)
-        .bind(f.created_at)
-        .execute(&self.pool)
+            crate::vals![&f.id, &f.workspace_id, &f.app_id, &f.name, f.size, &f.extension, &f.mime_type, &f.storage_key, &f.created_by, f.created_at],
+        )])
         .await?;
         Ok(())
     }
@@ -82,10 +72,11 @@ impl Store {
 
     /// Marks an upload as used by a message.
     pub async fn mark_upload_used(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE upload_files SET used = 1 WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.apply(vec![Stmt::new(
+            "UPDATE upload_files SET used = 1 WHERE id = $1",
+            crate::vals![id],
+        )])
+        .await?;
         Ok(())
     }
 }

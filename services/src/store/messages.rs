@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Result, Store};
+use super::{Result, Stmt, Store};
 use crate::util::now;
 
 /// A message to insert when a turn starts.
@@ -173,46 +173,37 @@ fn feedback_row(r: &AnyRow) -> sqlx::Result<FeedbackRow> {
 impl Store {
     /// Inserts a message at the start of its turn.
     pub async fn insert_message(&self, m: &NewMessage) -> Result<()> {
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "INSERT INTO messages (id, app_id, conversation_id, end_user_id, mode, task_id, query, \
              inputs, answer, status, workflow_run_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', 'normal', $9, $10, $10)",
-        )
-        .bind(&m.id)
-        .bind(&m.app_id)
-        .bind(&m.conversation_id)
-        .bind(&m.end_user_id)
-        .bind(&m.mode)
-        .bind(&m.task_id)
-        .bind(&m.query)
-        .bind(&m.inputs)
-        .bind(&m.workflow_run_id)
-        .bind(m.created_at)
-        .execute(&self.pool)
+            crate::vals![&m.id, &m.app_id, &m.conversation_id, &m.end_user_id, &m.mode, &m.task_id, &m.query, &m.inputs, &m.workflow_run_id, m.created_at],
+        )])
         .await?;
         Ok(())
     }
 
     /// Records how a turn ended.
     pub async fn finish_message(&self, id: &str, o: &MessageOutcome) -> Result<()> {
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "UPDATE messages SET answer = $1, status = $2, error = $3, message_tokens = $4, \
              answer_tokens = $5, total_price = $6, currency = $7, provider_response_latency = $8, \
              metadata = $9, agent_thoughts = $10, updated_at = $11 WHERE id = $12",
-        )
-        .bind(&o.answer)
-        .bind(o.status)
-        .bind(&o.error)
-        .bind(o.message_tokens)
-        .bind(o.answer_tokens)
-        .bind(&o.total_price)
-        .bind(&o.currency)
-        .bind(o.latency)
-        .bind(&o.metadata)
-        .bind(&o.agent_thoughts)
-        .bind(now())
-        .bind(id)
-        .execute(&self.pool)
+            crate::vals![
+                &o.answer,
+                o.status,
+                &o.error,
+                o.message_tokens,
+                o.answer_tokens,
+                &o.total_price,
+                &o.currency,
+                o.latency,
+                &o.metadata,
+                &o.agent_thoughts,
+                now(),
+                id
+            ],
+        )])
         .await?;
         Ok(())
     }
@@ -362,42 +353,32 @@ impl Store {
     ) -> Result<()> {
         let ts = now();
         if let Some(existing) = self.feedback(&msg.id, &msg.end_user_id).await? {
-            sqlx::query("UPDATE message_feedbacks SET rating = $1, content = $2, updated_at = $3 WHERE id = $4")
-                .bind(rating)
-                .bind(content)
-                .bind(ts)
-                .bind(&existing.id)
-                .execute(&self.pool)
-                .await?;
+            self.apply(vec![Stmt::new(
+            "UPDATE message_feedbacks SET rating = $1, content = $2, updated_at = $3 WHERE id = $4",
+            crate::vals![rating, content, ts, &existing.id],
+        )])
+            .await?;
         } else {
-            sqlx::query(
-                "INSERT INTO message_feedbacks (id, app_id, conversation_id, message_id, end_user_id, \
+            self.apply(vec![Stmt::new(
+            "INSERT INTO message_feedbacks (id, app_id, conversation_id, message_id, end_user_id, \
                  rating, content, from_source, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'user', $8, $8)",
-            )
-            .bind(crate::util::new_id())
-            .bind(&msg.app_id)
-            .bind(&msg.conversation_id)
-            .bind(&msg.id)
-            .bind(&msg.end_user_id)
-            .bind(rating)
-            .bind(content)
-            .bind(ts)
-            .execute(&self.pool)
-            .await?;
+            crate::vals![crate::util::new_id(), &msg.app_id, &msg.conversation_id, &msg.id, &msg.end_user_id, rating, content, ts],
+        )])
+        .await?;
         }
         Ok(())
     }
 
     /// Deletes the end user's feedback on a message. Returns whether one existed.
     pub async fn delete_feedback(&self, message_id: &str, end_user_id: &str) -> Result<bool> {
-        let done =
-            sqlx::query("DELETE FROM message_feedbacks WHERE message_id = $1 AND end_user_id = $2")
-                .bind(message_id)
-                .bind(end_user_id)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() > 0)
+        let done = self
+            .apply(vec![Stmt::new(
+                "DELETE FROM message_feedbacks WHERE message_id = $1 AND end_user_id = $2",
+                crate::vals![message_id, end_user_id],
+            )])
+            .await?;
+        Ok(done[0] > 0)
     }
 
     /// All feedback of an app, newest first, by page.
@@ -422,20 +403,11 @@ impl Store {
 
     /// Attaches a file to a message.
     pub async fn insert_message_file(&self, app_id: &str, f: &MessageFileRow) -> Result<()> {
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "INSERT INTO message_files (id, message_id, app_id, type, transfer_method, url, belongs_to, \
              upload_file_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&f.id)
-        .bind(&f.message_id)
-        .bind(app_id)
-        .bind(&f.kind)
-        .bind(&f.transfer_method)
-        .bind(&f.url)
-        .bind(&f.belongs_to)
-        .bind(&f.upload_file_id)
-        .bind(now())
-        .execute(&self.pool)
+            crate::vals![&f.id, &f.message_id, app_id, &f.kind, &f.transfer_method, &f.url, &f.belongs_to, &f.upload_file_id, now()],
+        )])
         .await?;
         Ok(())
     }

@@ -11,6 +11,7 @@ mod files;
 mod messages;
 mod runs;
 pub mod scratch;
+pub mod write;
 
 pub use apps::{AppRow, NewApp, NewWorkflow, WorkflowRow};
 pub use conversations::{
@@ -21,9 +22,11 @@ pub use end_users::EndUserRow;
 pub use files::UploadFileRow;
 pub use messages::{FeedbackRow, MessageFileRow, MessageOutcome, MessageRow, NewMessage};
 pub use runs::{RunLogFilter, RunLogRow, WorkflowRunRow};
+pub use write::{Stmt, Val, Writer};
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -51,6 +54,9 @@ pub enum StoreError {
     /// A migration error.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The SQLite writer failed (the statement's error, or the writer is gone).
+    #[error("database write failed: {0}")]
+    Writer(String),
 }
 
 /// Result of store operations.
@@ -79,10 +85,13 @@ fn migrator(backend: Backend) -> Migrator {
     }
 }
 
-/// The database.
+/// The database. Reads go through `pool`; every write goes through [`Store::apply`] (see
+/// [`write`]): on SQLite one writer thread with group commit — SQLite admits one writer at
+/// a time, and writers contending for its file lock would sleep in its busy handler.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    writer: Arc<Writer>,
     backend: Backend,
 }
 
@@ -105,28 +114,42 @@ impl Store {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
+        let open = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                                 PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await?;
-        Ok(Store { pool, backend })
+                .connect_with(options.clone())
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                // The pool first: it creates the file and switches it to WAL.
+                let pool = open(SQLITE_READERS).await?;
+                let path = sqlite_path(&url);
+                (pool, Writer::sqlite(&path)?)
+            }
+            Backend::Postgres => {
+                let pool = open(POSTGRES_CONNECTIONS).await?;
+                (pool.clone(), Writer::Pool(pool))
+            }
+        };
+        Ok(Store {
+            pool,
+            writer: Arc::new(writer),
+            backend,
+        })
     }
 
     /// Connects and runs pending migrations.
@@ -140,6 +163,11 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         migrator(self.backend).run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Applies write statements atomically; returns the rows each changed.
+    pub async fn apply(&self, stmts: Vec<write::Stmt>) -> Result<Vec<u64>> {
+        self.writer.apply(stmts).await
     }
 
     /// The connection pool.
@@ -203,6 +231,20 @@ pub struct WorkspaceRow {
     /// Created, Unix seconds.
     pub created_at: i64,
 }
+
+/// The file path of a `sqlite://path?options` URL.
+fn sqlite_path(url: &str) -> String {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    rest.split('?').next().unwrap_or(rest).to_owned()
+}
+
+/// Read connections of a SQLite store.
+pub const SQLITE_READERS: u32 = 8;
+/// Connections of a Postgres store.
+pub const POSTGRES_CONNECTIONS: u32 = 16;
 
 /// The workspace every app, key and token belongs to until several are supported.
 pub const DEFAULT_WORKSPACE: &str = "default";

@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Result, Store};
+use super::{Result, Stmt, Store};
 use crate::engine::NodeRecord;
 
 /// A workflow run as stored.
@@ -106,83 +106,39 @@ fn opt_json(v: &Option<serde_json::Value>) -> Option<String> {
 impl Store {
     /// Records a run that started.
     pub async fn insert_run(&self, r: &WorkflowRunRow) -> Result<()> {
-        sqlx::query(
+        self.apply(vec![Stmt::new(
             "INSERT INTO workflow_runs (id, app_id, workflow_id, type, triggered_from, version, conversation_id, \
              message_id, status, inputs, outputs, error, elapsed_time, total_tokens, total_steps, exceptions_count, \
              created_by_end_user_id, created_at, finished_at) \
              VALUES ($1, $2, $3, $4, 'app-run', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        )
-        .bind(&r.id)
-        .bind(&r.app_id)
-        .bind(&r.workflow_id)
-        .bind(&r.kind)
-        .bind(&r.workflow_id)
-        .bind(&r.conversation_id)
-        .bind(&r.message_id)
-        .bind(&r.status)
-        .bind(&r.inputs)
-        .bind(&r.outputs)
-        .bind(&r.error)
-        .bind(r.elapsed_time)
-        .bind(r.total_tokens)
-        .bind(r.total_steps)
-        .bind(r.exceptions_count)
-        .bind(&r.created_by_end_user_id)
-        .bind(r.created_at)
-        .bind(r.finished_at)
-        .execute(&self.pool)
+            crate::vals![&r.id, &r.app_id, &r.workflow_id, &r.kind, &r.workflow_id, &r.conversation_id, &r.message_id, &r.status, &r.inputs, &r.outputs, &r.error, r.elapsed_time, r.total_tokens, r.total_steps, r.exceptions_count, &r.created_by_end_user_id, r.created_at, r.finished_at],
+        )])
         .await?;
         Ok(())
     }
 
     /// Records how a run ended, with its node executions, in one transaction.
     pub async fn finish_run(&self, r: &WorkflowRunRow, nodes: &[NodeRecord]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut stmts = Vec::with_capacity(1 + nodes.len());
+        stmts.push(Stmt::new(
             "UPDATE workflow_runs SET status = $1, outputs = $2, error = $3, elapsed_time = $4, total_tokens = $5, \
              total_steps = $6, exceptions_count = $7, finished_at = $8 WHERE id = $9",
-        )
-        .bind(&r.status)
-        .bind(&r.outputs)
-        .bind(&r.error)
-        .bind(r.elapsed_time)
-        .bind(r.total_tokens)
-        .bind(r.total_steps)
-        .bind(r.exceptions_count)
-        .bind(r.finished_at)
-        .bind(&r.id)
-        .execute(&mut *tx)
-        .await?;
+            crate::vals![&r.status, &r.outputs, &r.error, r.elapsed_time, r.total_tokens, r.total_steps,
+                r.exceptions_count, r.finished_at, &r.id],
+        ));
         for n in nodes {
-            sqlx::query(
+            stmts.push(Stmt::new(
                 "INSERT INTO workflow_node_executions (id, workflow_run_id, app_id, node_id, node_type, title, idx, \
                  predecessor_node_id, iteration_id, loop_id, inputs, process_data, outputs, status, error, elapsed_time, \
                  execution_metadata, created_at, finished_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-            )
-            .bind(&n.id)
-            .bind(&r.id)
-            .bind(&r.app_id)
-            .bind(&n.node_id)
-            .bind(&n.node_type)
-            .bind(&n.title)
-            .bind(n.index as i64)
-            .bind(&n.predecessor_node_id)
-            .bind(&n.iteration_id)
-            .bind(&n.loop_id)
-            .bind(opt_json(&n.inputs))
-            .bind(opt_json(&n.process_data))
-            .bind(opt_json(&n.outputs))
-            .bind(n.status)
-            .bind(&n.error)
-            .bind(n.elapsed_time)
-            .bind(opt_json(&n.execution_metadata))
-            .bind(n.created_at)
-            .bind(n.finished_at)
-            .execute(&mut *tx)
-            .await?;
+                crate::vals![&n.id, &r.id, &r.app_id, &n.node_id, &n.node_type, &n.title, i64::from(n.index),
+                    &n.predecessor_node_id, &n.iteration_id, &n.loop_id, opt_json(&n.inputs),
+                    opt_json(&n.process_data), opt_json(&n.outputs), n.status, &n.error, n.elapsed_time,
+                    opt_json(&n.execution_metadata), n.created_at, n.finished_at],
+            ));
         }
-        tx.commit().await?;
+        self.apply(stmts).await?;
         Ok(())
     }
 
