@@ -137,7 +137,8 @@ where
     F: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
     let span = tracing::Span::current();
-    let task = tokio::spawn(tracing::Instrument::instrument(producer, span));
+    // Boxed: producers are large futures, and spawn would copy them by value.
+    let task = tokio::spawn(Box::pin(tracing::Instrument::instrument(producer, span)));
     tokio::spawn(async move {
         match task.await {
             Ok(Ok(())) => {}

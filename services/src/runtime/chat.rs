@@ -22,7 +22,7 @@ use crate::events::{AgentThought, ChatEnvelope, EventSender, StreamClosed};
 use crate::providers::{ChatRequest, LlmEvent, OpenAiClient, Usage};
 use crate::state::AppState;
 use crate::store::{
-    ConversationRow, EndUserRow, MessageFileRow, MessageOutcome, NewConversation, NewMessage,
+    ConversationRow, EndUserRow, MessageFileRow, MessageOutcome, NewConversation, NewMessage, Store,
 };
 use crate::util::{new_id, now};
 
@@ -181,37 +181,40 @@ pub async fn run(
     let is_new = turn.conversation.is_none();
     let values = rendered(&turn.config, &turn.inputs);
 
+    // The conversation (when new) and the message are stored together.
+    let mut start = Vec::with_capacity(2);
     if is_new {
         let introduction = (!turn.config.opening_statement.is_empty())
             .then(|| super::template::substitute(&turn.config.opening_statement, &values));
-        store
-            .insert_conversation(&NewConversation {
-                id: turn.conversation_id.clone(),
-                app_id: app.row.id.clone(),
-                end_user_id: turn.end_user.id.clone(),
-                mode: app.row.mode.clone(),
-                name: naming::initial_name(&turn.query),
-                inputs: inputs_json.clone(),
-                introduction,
-                workflow_id: None,
-                from_source: "api",
-            })
-            .await?;
-    }
-    store
-        .insert_message(&NewMessage {
-            id: env.message_id.clone(),
+        let conversation = NewConversation {
+            id: turn.conversation_id.clone(),
             app_id: app.row.id.clone(),
-            conversation_id: turn.conversation_id.clone(),
             end_user_id: turn.end_user.id.clone(),
             mode: app.row.mode.clone(),
-            task_id: env.task_id.clone(),
-            query: turn.query.clone(),
-            inputs: inputs_json,
-            workflow_run_id: None,
-            created_at: env.created_at,
-        })
-        .await?;
+            name: naming::initial_name(&turn.query),
+            inputs: inputs_json.clone(),
+            introduction,
+            workflow_id: None,
+            from_source: "api",
+        };
+        start.push(Store::insert_conversation_stmt(
+            &conversation,
+            crate::util::now(),
+        ));
+    }
+    start.push(Store::insert_message_stmt(&NewMessage {
+        id: env.message_id.clone(),
+        app_id: app.row.id.clone(),
+        conversation_id: turn.conversation_id.clone(),
+        end_user_id: turn.end_user.id.clone(),
+        mode: app.row.mode.clone(),
+        task_id: env.task_id.clone(),
+        query: turn.query.clone(),
+        inputs: inputs_json,
+        workflow_run_id: None,
+        created_at: env.created_at,
+    }));
+    store.apply(start).await?;
     for f in &turn.files {
         store
             .insert_message_file(
@@ -364,25 +367,25 @@ async fn finish(
     usage.latency = started.elapsed().as_secs_f64();
     let metadata = metadata(&usage);
     let store = state.store();
+    let outcome = MessageOutcome {
+        answer: answer.clone(),
+        status: "normal",
+        error: None,
+        message_tokens: usage.prompt_tokens as i64,
+        answer_tokens: usage.completion_tokens as i64,
+        total_price: usage.total_price.clone(),
+        currency: usage.currency.clone(),
+        latency: usage.latency,
+        metadata: metadata.to_string(),
+        agent_thoughts: serde_json::to_string(&thoughts_for_history(&thoughts))
+            .unwrap_or_else(|_| "[]".into()),
+    };
     store
-        .finish_message(
-            &turn.envelope.message_id,
-            &MessageOutcome {
-                answer: answer.clone(),
-                status: "normal",
-                error: None,
-                message_tokens: usage.prompt_tokens as i64,
-                answer_tokens: usage.completion_tokens as i64,
-                total_price: usage.total_price.clone(),
-                currency: usage.currency.clone(),
-                latency: usage.latency,
-                metadata: metadata.to_string(),
-                agent_thoughts: serde_json::to_string(&thoughts_for_history(&thoughts))
-                    .unwrap_or_else(|_| "[]".into()),
-            },
-        )
+        .apply(vec![
+            Store::finish_message_stmt(&turn.envelope.message_id, &outcome),
+            Store::touch_conversation_stmt(&turn.conversation_id),
+        ])
         .await?;
-    store.touch_conversation(&turn.conversation_id).await?;
     let _ = out
         .send(|| turn.envelope.message_end(&metadata, None))
         .await;
@@ -427,17 +430,16 @@ async fn fail(
         currency: "USD".into(),
         ..Default::default()
     };
-    if let Err(e) = state
+    let saved = state
         .store()
-        .finish_message(&turn.envelope.message_id, &outcome)
-        .await
-    {
+        .apply(vec![
+            Store::finish_message_stmt(&turn.envelope.message_id, &outcome),
+            Store::touch_conversation_stmt(&turn.conversation_id),
+        ])
+        .await;
+    if let Err(e) = saved {
         tracing::error!(error = %e, "saving a failed message failed");
     }
-    let _ = state
-        .store()
-        .touch_conversation(&turn.conversation_id)
-        .await;
     Err(err)
 }
 

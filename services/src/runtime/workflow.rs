@@ -365,7 +365,12 @@ pub async fn run(
         created_at,
         finished_at: None,
     };
-    store.insert_run(&row).await?;
+    // A streaming run is visible while it runs (event replay, run detail); a blocking
+    // run's id reaches its caller only with its result, so it is stored once, finished.
+    let stored_while_running = stream.is_some();
+    if stored_while_running {
+        store.insert_run(&row).await?;
+    }
     if let Some(sink) = &stream {
         sink.send(bytes::Bytes::from_static(weir_layers::sse::PING))
             .await;
@@ -399,7 +404,11 @@ pub async fn run(
     row.total_steps = summary.total_steps as i64;
     row.exceptions_count = summary.exceptions_count as i64;
     row.finished_at = Some(summary.finished_at);
-    store.finish_run(&row, &summary.records).await?;
+    if stored_while_running {
+        store.finish_run(&row, &summary.records).await?;
+    } else {
+        store.insert_finished_run(&row, &summary.records).await?;
+    }
 
     let meta = metadata(&summary.usage);
     let finished = finished_data(&turn, &summary);

@@ -151,16 +151,21 @@ fn variable_row(r: &AnyRow) -> sqlx::Result<ConversationVariableRow> {
 }
 
 impl Store {
-    /// Inserts a conversation.
-    pub async fn insert_conversation(&self, c: &NewConversation) -> Result<ConversationRow> {
-        let ts = now();
-        self.apply(vec![Stmt::new(
+    /// The statement that inserts a conversation created at `ts`.
+    pub fn insert_conversation_stmt(c: &NewConversation, ts: i64) -> Stmt {
+        Stmt::new(
             "INSERT INTO conversations (id, app_id, end_user_id, mode, name, inputs, introduction, \
              status, from_source, workflow_id, dialogue_count, deleted, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'normal', $8, $9, 0, 0, $10, $10)",
             crate::vals![&c.id, &c.app_id, &c.end_user_id, &c.mode, &c.name, &c.inputs, &c.introduction, c.from_source, &c.workflow_id, ts],
-        )])
-        .await?;
+        )
+    }
+
+    /// Inserts a conversation.
+    pub async fn insert_conversation(&self, c: &NewConversation) -> Result<ConversationRow> {
+        let ts = now();
+        self.apply(vec![Self::insert_conversation_stmt(c, ts)])
+            .await?;
         Ok(ConversationRow {
             id: c.id.clone(),
             app_id: c.app_id.clone(),
@@ -255,13 +260,17 @@ impl Store {
         Ok(())
     }
 
-    /// Records a new turn: bumps `updated_at` and `dialogue_count`.
-    pub async fn touch_conversation(&self, id: &str) -> Result<()> {
-        self.apply(vec![Stmt::new(
+    /// The statement that records a new turn: bumps `updated_at` and `dialogue_count`.
+    pub fn touch_conversation_stmt(id: &str) -> Stmt {
+        Stmt::new(
             "UPDATE conversations SET updated_at = $1, dialogue_count = dialogue_count + 1 WHERE id = $2",
             crate::vals![now(), id],
-        )])
-        .await?;
+        )
+    }
+
+    /// Records a new turn: bumps `updated_at` and `dialogue_count`.
+    pub async fn touch_conversation(&self, id: &str) -> Result<()> {
+        self.apply(vec![Self::touch_conversation_stmt(id)]).await?;
         Ok(())
     }
 

@@ -56,6 +56,17 @@ pub struct MessageOutcome {
     pub agent_thoughts: String,
 }
 
+/// One earlier turn of a conversation, as memory for the next.
+#[derive(Clone, Debug)]
+pub struct HistoryTurn {
+    /// The question.
+    pub query: String,
+    /// The answer.
+    pub answer: String,
+    /// When it was asked.
+    pub created_at: i64,
+}
+
 /// A message as stored.
 #[derive(Clone, Debug)]
 pub struct MessageRow {
@@ -173,19 +184,29 @@ fn feedback_row(r: &AnyRow) -> sqlx::Result<FeedbackRow> {
 impl Store {
     /// Inserts a message at the start of its turn.
     pub async fn insert_message(&self, m: &NewMessage) -> Result<()> {
-        self.apply(vec![Stmt::new(
+        self.apply(vec![Self::insert_message_stmt(m)]).await?;
+        Ok(())
+    }
+
+    /// The statement that inserts a message.
+    pub fn insert_message_stmt(m: &NewMessage) -> Stmt {
+        Stmt::new(
             "INSERT INTO messages (id, app_id, conversation_id, end_user_id, mode, task_id, query, \
              inputs, answer, status, workflow_run_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', 'normal', $9, $10, $10)",
             crate::vals![&m.id, &m.app_id, &m.conversation_id, &m.end_user_id, &m.mode, &m.task_id, &m.query, &m.inputs, &m.workflow_run_id, m.created_at],
-        )])
-        .await?;
-        Ok(())
+        )
     }
 
     /// Records how a turn ended.
     pub async fn finish_message(&self, id: &str, o: &MessageOutcome) -> Result<()> {
-        self.apply(vec![Stmt::new(
+        self.apply(vec![Self::finish_message_stmt(id, o)]).await?;
+        Ok(())
+    }
+
+    /// The statement that records how a turn ended.
+    pub fn finish_message_stmt(id: &str, o: &MessageOutcome) -> Stmt {
+        Stmt::new(
             "UPDATE messages SET answer = $1, status = $2, error = $3, message_tokens = $4, \
              answer_tokens = $5, total_price = $6, currency = $7, provider_response_latency = $8, \
              metadata = $9, agent_thoughts = $10, updated_at = $11 WHERE id = $12",
@@ -203,9 +224,7 @@ impl Store {
                 now(),
                 id
             ],
-        )])
-        .await?;
-        Ok(())
+        )
     }
 
     /// A message of this app owned by this end user (any conversation of theirs).
@@ -285,17 +304,26 @@ impl Store {
         conversation_id: &str,
         before_id: &str,
         limit: i64,
-    ) -> Result<Vec<MessageRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND id < $2 \
-             AND status = 'normal' AND answer <> '' ORDER BY created_at DESC, id DESC LIMIT $3"
-        ))
+    ) -> Result<Vec<HistoryTurn>> {
+        let rows = sqlx::query(
+            "SELECT query, answer, created_at FROM messages WHERE conversation_id = $1 AND id < $2 \
+             AND status = 'normal' AND answer <> '' ORDER BY created_at DESC, id DESC LIMIT $3",
+        )
         .bind(conversation_id)
         .bind(before_id)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = rows.iter().map(row).collect::<sqlx::Result<Vec<_>>>()?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(HistoryTurn {
+                    query: r.try_get("query")?,
+                    answer: r.try_get("answer")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
         out.reverse();
         Ok(out)
     }

@@ -20,7 +20,9 @@ pub use conversations::{
 pub use credentials::{KeyKind, KeyRow, TokenRow};
 pub use end_users::EndUserRow;
 pub use files::UploadFileRow;
-pub use messages::{FeedbackRow, MessageFileRow, MessageOutcome, MessageRow, NewMessage};
+pub use messages::{
+    FeedbackRow, HistoryTurn, MessageFileRow, MessageOutcome, MessageRow, NewMessage,
+};
 pub use runs::{RunLogFilter, RunLogRow, WorkflowRunRow};
 pub use write::{Stmt, Val, Writer};
 

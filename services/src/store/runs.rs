@@ -103,18 +103,49 @@ fn opt_json(v: &Option<serde_json::Value>) -> Option<String> {
     v.as_ref().map(|x| x.to_string())
 }
 
+/// The statement that records one node execution of a run.
+fn node_stmt(r: &WorkflowRunRow, n: &NodeRecord) -> Stmt {
+    Stmt::new(
+        "INSERT INTO workflow_node_executions (id, workflow_run_id, app_id, node_id, node_type, title, idx, \
+         predecessor_node_id, iteration_id, loop_id, inputs, process_data, outputs, status, error, elapsed_time, \
+         execution_metadata, created_at, finished_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        crate::vals![&n.id, &r.id, &r.app_id, &n.node_id, &n.node_type, &n.title, i64::from(n.index),
+            &n.predecessor_node_id, &n.iteration_id, &n.loop_id, opt_json(&n.inputs),
+            opt_json(&n.process_data), opt_json(&n.outputs), n.status, &n.error, n.elapsed_time,
+            opt_json(&n.execution_metadata), n.created_at, n.finished_at],
+    )
+}
+
 impl Store {
     /// Records a run that started.
     pub async fn insert_run(&self, r: &WorkflowRunRow) -> Result<()> {
-        self.apply(vec![Stmt::new(
+        self.apply(vec![Self::insert_run_stmt(r)]).await?;
+        Ok(())
+    }
+
+    /// Records a finished run that was never stored while running (a blocking run, whose
+    /// id reaches its caller only with its result), with its node executions, at once.
+    pub async fn insert_finished_run(
+        &self,
+        r: &WorkflowRunRow,
+        nodes: &[NodeRecord],
+    ) -> Result<()> {
+        let mut stmts = Vec::with_capacity(1 + nodes.len());
+        stmts.push(Self::insert_run_stmt(r));
+        stmts.extend(nodes.iter().map(|n| node_stmt(r, n)));
+        self.apply(stmts).await?;
+        Ok(())
+    }
+
+    fn insert_run_stmt(r: &WorkflowRunRow) -> Stmt {
+        Stmt::new(
             "INSERT INTO workflow_runs (id, app_id, workflow_id, type, triggered_from, version, conversation_id, \
              message_id, status, inputs, outputs, error, elapsed_time, total_tokens, total_steps, exceptions_count, \
              created_by_end_user_id, created_at, finished_at) \
              VALUES ($1, $2, $3, $4, 'app-run', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             crate::vals![&r.id, &r.app_id, &r.workflow_id, &r.kind, &r.workflow_id, &r.conversation_id, &r.message_id, &r.status, &r.inputs, &r.outputs, &r.error, r.elapsed_time, r.total_tokens, r.total_steps, r.exceptions_count, &r.created_by_end_user_id, r.created_at, r.finished_at],
-        )])
-        .await?;
-        Ok(())
+        )
     }
 
     /// Records how a run ended, with its node executions, in one transaction.
@@ -126,18 +157,7 @@ impl Store {
             crate::vals![&r.status, &r.outputs, &r.error, r.elapsed_time, r.total_tokens, r.total_steps,
                 r.exceptions_count, r.finished_at, &r.id],
         ));
-        for n in nodes {
-            stmts.push(Stmt::new(
-                "INSERT INTO workflow_node_executions (id, workflow_run_id, app_id, node_id, node_type, title, idx, \
-                 predecessor_node_id, iteration_id, loop_id, inputs, process_data, outputs, status, error, elapsed_time, \
-                 execution_metadata, created_at, finished_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-                crate::vals![&n.id, &r.id, &r.app_id, &n.node_id, &n.node_type, &n.title, i64::from(n.index),
-                    &n.predecessor_node_id, &n.iteration_id, &n.loop_id, opt_json(&n.inputs),
-                    opt_json(&n.process_data), opt_json(&n.outputs), n.status, &n.error, n.elapsed_time,
-                    opt_json(&n.execution_metadata), n.created_at, n.finished_at],
-            ));
-        }
+        stmts.extend(nodes.iter().map(|n| node_stmt(r, n)));
         self.apply(stmts).await?;
         Ok(())
     }

@@ -8,7 +8,8 @@
 //! each call is a transaction on the pool.
 
 use std::borrow::Cow;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use sqlx::AnyPool;
 use tokio::sync::oneshot;
@@ -128,13 +129,49 @@ struct Job {
     reply: Reply,
 }
 
+/// How often the SQLite checkpointer copies the WAL back into the database.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Where writes go.
 #[derive(Debug)]
 pub enum Writer {
-    /// The SQLite writer thread.
-    Sqlite(mpsc::Sender<JobBox>),
+    /// The SQLite writer thread (and its checkpointer, stopped when this drops).
+    Sqlite(mpsc::Sender<JobBox>, Checkpointer),
     /// A Postgres pool.
     Pool(AnyPool),
+}
+
+/// Runs WAL checkpoints on a thread of its own, so that the writer never waits on the
+/// checkpoint's copying and fsync (SQLite would run them inside a writer's commit).
+#[derive(Debug)]
+pub struct Checkpointer(Arc<AtomicBool>);
+
+impl Checkpointer {
+    fn start(path: &str) -> Result<Checkpointer> {
+        let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
+        conn.execute_batch("PRAGMA busy_timeout = 10000;")
+            .map_err(sqlite_error)?;
+        let running = Arc::new(AtomicBool::new(true));
+        let flag = running.clone();
+        std::thread::Builder::new()
+            .name("weir-sqlite-checkpoint".into())
+            .spawn(move || {
+                while flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Writer(e.to_string()))?;
+        Ok(Checkpointer(running))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
 }
 
 /// A queued call (opaque).
@@ -152,22 +189,24 @@ impl Writer {
         let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-             PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+             PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+             PRAGMA wal_autocheckpoint = 0;",
         )
         .map_err(sqlite_error)?;
+        let checkpointer = Checkpointer::start(path)?;
         conn.set_prepared_statement_cache_capacity(128);
         let (tx, rx) = mpsc::channel::<JobBox>();
         std::thread::Builder::new()
             .name("weir-sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| StoreError::Writer(e.to_string()))?;
-        Ok(Writer::Sqlite(tx))
+        Ok(Writer::Sqlite(tx, checkpointer))
     }
 
     /// Applies `stmts` atomically; returns the rows each changed.
     pub async fn apply(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>> {
         match self {
-            Writer::Sqlite(queue) => {
+            Writer::Sqlite(queue, _) => {
                 let (reply, answer) = oneshot::channel();
                 queue
                     .send(JobBox(Job { stmts, reply }))

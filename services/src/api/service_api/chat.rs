@@ -302,10 +302,11 @@ async fn generate(
         return Ok(weir_layers::sse::response(body));
     }
     let flag = guard.flag.clone();
-    let task = tokio::spawn(async move {
+    // Boxed: the turn is a large future, and spawn would copy it by value.
+    let task = tokio::spawn(Box::pin(async move {
         let _guard = guard;
         chat::run(state, turn, Emitter::Blocking, flag).await
-    });
+    }));
     let result = task.await??;
     Ok(blocking_json(&blocking_reply(
         &envelope,

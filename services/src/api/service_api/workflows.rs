@@ -192,10 +192,11 @@ pub async fn start(
         turn.app.row.mode.clone(),
         turn.envelope.clone(),
     );
-    let task = tokio::spawn(async move {
+    // Boxed: the run is a large future, and spawn would copy it by value.
+    let task = tokio::spawn(Box::pin(async move {
         let _guard = guard;
         flow::run(state, turn, None, flag).await
-    });
+    }));
     let result = task.await??;
     let s = &result.summary;
     match (&envelope, chat) {
