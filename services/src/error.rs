@@ -52,6 +52,18 @@ pub mod codes {
     pub const FILE_ACCESS_DENIED: &str = "file_access_denied";
     /// `/end-users/{id}` miss.
     pub const END_USER_NOT_FOUND: &str = "end_user_not_found";
+    /// A dataset name already used in the workspace.
+    pub const DATASET_NAME_DUPLICATE: &str = "dataset_name_duplicate";
+    /// Retrieval before anything is indexed.
+    pub const DATASET_NOT_INITIALIZED: &str = "dataset_not_initialized";
+    /// Deleting an archived document.
+    pub const ARCHIVED_DOCUMENT_IMMUTABLE: &str = "archived_document_immutable";
+    /// Deleting a document being indexed.
+    pub const DOCUMENT_INDEXING: &str = "document_indexing";
+    /// A document status action that cannot be done.
+    pub const INVALID_ACTION: &str = "invalid_action";
+    /// A bad `metadata` query value.
+    pub const INVALID_METADATA: &str = "invalid_metadata";
 }
 
 /// Fixed messages of the domain errors.
@@ -271,6 +283,22 @@ pub fn translate(err: &(dyn Error + 'static), surface: Surface) -> Option<HttpEr
             crate::apps::OverwriteError::NotFound(_) => HttpError::not_found(e.to_string()),
             crate::apps::OverwriteError::WrongMode => HttpError::bad_request(e.to_string()),
         });
+    }
+    if let Some(e) = err.downcast_ref::<crate::knowledge::KnowledgeError>() {
+        use crate::knowledge::KnowledgeError as K;
+        let (status, code) = match e {
+            K::NotFound(_) => (StatusCode::NOT_FOUND, http_codes::NOT_FOUND),
+            K::Forbidden(_) => (StatusCode::FORBIDDEN, http_codes::FORBIDDEN),
+            K::Invalid(_) => (StatusCode::BAD_REQUEST, http_codes::INVALID_PARAM),
+            K::NameDuplicate => (StatusCode::CONFLICT, codes::DATASET_NAME_DUPLICATE),
+            K::NotInitialized => (StatusCode::BAD_REQUEST, codes::DATASET_NOT_INITIALIZED),
+            K::ArchivedImmutable => (StatusCode::FORBIDDEN, codes::ARCHIVED_DOCUMENT_IMMUTABLE),
+            K::DocumentIndexing => (StatusCode::BAD_REQUEST, codes::DOCUMENT_INDEXING),
+            K::InvalidAction(_) => (StatusCode::BAD_REQUEST, codes::INVALID_ACTION),
+            K::InvalidMetadata(_) => (StatusCode::BAD_REQUEST, codes::INVALID_METADATA),
+            K::NoModel(_) => (StatusCode::BAD_REQUEST, codes::PROVIDER_NOT_INITIALIZE),
+        };
+        return Some(HttpError::new(status, code, e.to_string()));
     }
     if let Some(e) = err.downcast_ref::<DslError>() {
         return Some(HttpError::new(

@@ -78,6 +78,12 @@ pub struct ProviderSettings {
     /// Speak HTTP/2 to a plain-http upstream without negotiating (h2c gateways): one
     /// connection carries every request. TLS upstreams negotiate HTTP/2 on their own.
     pub http2_prior_knowledge: bool,
+    /// Chat models it serves (listed by the models endpoint).
+    pub llm_models: Vec<String>,
+    /// Embedding models it serves.
+    pub embedding_models: Vec<String>,
+    /// Rerank models it serves.
+    pub rerank_models: Vec<String>,
 }
 
 /// Outbound network policy (`[network]`).
@@ -131,6 +137,38 @@ impl Default for CodeSettings {
     }
 }
 
+/// Knowledge bases (`[knowledge]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct KnowledgeSettings {
+    /// The workspace's default embedding provider (empty: the first provider listing
+    /// embedding models).
+    pub embedding_provider: String,
+    /// The default embedding model (empty: that provider's first).
+    pub embedding_model: String,
+    /// Largest `max_tokens` of a custom segmentation rule.
+    pub max_segmentation_tokens: usize,
+    /// Most chunks one `POST …/segments` call may add (0: unlimited).
+    pub max_segments_per_request: usize,
+    /// Documents indexed at once.
+    pub indexing_workers: usize,
+    /// Texts per embedding request.
+    pub embedding_batch: usize,
+}
+
+impl Default for KnowledgeSettings {
+    fn default() -> Self {
+        KnowledgeSettings {
+            embedding_provider: String::new(),
+            embedding_model: String::new(),
+            max_segmentation_tokens: 4000,
+            max_segments_per_request: 1000,
+            indexing_workers: 2,
+            embedding_batch: 64,
+        }
+    }
+}
+
 /// The domain's settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -151,6 +189,8 @@ pub struct Settings {
     pub files_url: String,
     /// Key that signs file URLs (empty: a random key kept in the data directory).
     pub secret_key: String,
+    /// Knowledge bases.
+    pub knowledge: KnowledgeSettings,
 }
 
 impl Default for Settings {
@@ -164,6 +204,26 @@ impl Default for Settings {
             api_tools: BTreeMap::new(),
             files_url: String::new(),
             secret_key: String::new(),
+            knowledge: KnowledgeSettings::default(),
         }
+    }
+}
+
+impl Settings {
+    /// The default embedding model: (provider, model), if one is configured or a provider
+    /// lists one.
+    pub fn default_embedding(&self) -> Option<(String, String)> {
+        let k = &self.knowledge;
+        if !k.embedding_provider.is_empty() && !k.embedding_model.is_empty() {
+            return Some((k.embedding_provider.clone(), k.embedding_model.clone()));
+        }
+        self.providers
+            .iter()
+            .filter(|(name, _)| k.embedding_provider.is_empty() || **name == k.embedding_provider)
+            .find_map(|(name, p)| {
+                p.embedding_models
+                    .first()
+                    .map(|m| (name.clone(), m.clone()))
+            })
     }
 }

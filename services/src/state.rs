@@ -38,6 +38,7 @@ struct Inner {
     file_secret: Vec<u8>,
     hub: Arc<crate::runtime::hub::RunHub>,
     pending_imports: crate::apps::PendingImports,
+    knowledge: crate::knowledge::Knowledge,
 }
 
 /// The key that signs file URLs: the configured one, else a random one kept in the data
@@ -88,6 +89,7 @@ impl AppState {
                 file_secret,
                 hub: Arc::default(),
                 pending_imports: Default::default(),
+                knowledge: Default::default(),
             }),
         }
     }
@@ -155,6 +157,11 @@ impl AppState {
     /// Live streams of running workflow runs.
     pub fn run_hub(&self) -> &Arc<crate::runtime::hub::RunHub> {
         &self.inner.hub
+    }
+
+    /// Knowledge bases: vector indexes and the indexing queue.
+    pub fn knowledge(&self) -> &crate::knowledge::Knowledge {
+        &self.inner.knowledge
     }
 
     /// DSL imports waiting for confirmation.

@@ -6,6 +6,8 @@
 mod apps;
 mod conversations;
 mod credentials;
+mod datasets;
+mod documents;
 mod end_users;
 mod files;
 mod messages;
@@ -18,6 +20,8 @@ pub use conversations::{
     ConversationRow, ConversationSort, ConversationVariableRow, NewConversation,
 };
 pub use credentials::{KeyKind, KeyRow, TokenRow};
+pub use datasets::{DatasetCounts, DatasetRow, MetadataFieldRow, RuleRow, TagRow};
+pub use documents::{ChildChunkRow, DocumentRow, IndexedChunk, NewSegment, SegmentRow};
 pub use end_users::EndUserRow;
 pub use files::UploadFileRow;
 pub use messages::{
@@ -78,8 +82,8 @@ macro_rules! migrations {
 
 fn migrator(backend: Backend) -> Migrator {
     let migrations = match backend {
-        Backend::Sqlite => migrations!("sqlite": 1 "0001_init"),
-        Backend::Postgres => migrations!("postgres": 1 "0001_init"),
+        Backend::Sqlite => migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge"),
+        Backend::Postgres => migrations!("postgres": 1 "0001_init", 2 "0002_knowledge"),
     };
     Migrator {
         migrations: Cow::Owned(migrations),

@@ -28,12 +28,16 @@ pub enum Val {
     Int(i64),
     /// Float.
     Real(f64),
+    /// Bytes.
+    Blob(Vec<u8>),
     /// NULL of a text column.
     NullText,
     /// NULL of an integer column.
     NullInt,
     /// NULL of a float column.
     NullReal,
+    /// NULL of a bytes column.
+    NullBlob,
 }
 
 impl From<&str> for Val {
@@ -89,6 +93,16 @@ impl From<Option<i64>> for Val {
 impl From<&Option<i64>> for Val {
     fn from(v: &Option<i64>) -> Self {
         Val::from(*v)
+    }
+}
+impl From<Vec<u8>> for Val {
+    fn from(v: Vec<u8>) -> Self {
+        Val::Blob(v)
+    }
+}
+impl From<Option<Vec<u8>>> for Val {
+    fn from(v: Option<Vec<u8>>) -> Self {
+        v.map_or(Val::NullBlob, Val::Blob)
     }
 }
 impl From<Option<f64>> for Val {
@@ -219,17 +233,7 @@ impl Writer {
                 let mut tx = pool.begin().await?;
                 let mut changed = Vec::with_capacity(stmts.len());
                 for s in &stmts {
-                    let mut q = sqlx::query(&s.sql);
-                    for v in &s.params {
-                        q = match v {
-                            Val::Text(t) => q.bind(t.clone()),
-                            Val::Int(i) => q.bind(*i),
-                            Val::Real(f) => q.bind(*f),
-                            Val::NullText => q.bind(None::<String>),
-                            Val::NullInt => q.bind(None::<i64>),
-                            Val::NullReal => q.bind(None::<f64>),
-                        };
-                    }
+                    let q = bind_all(sqlx::query(&s.sql), &s.params);
                     changed.push(q.execute(&mut *tx).await?.rows_affected());
                 }
                 tx.commit().await?;
@@ -237,6 +241,26 @@ impl Writer {
             }
         }
     }
+}
+
+/// Binds values to a sqlx query in order (reads with filters built at run time use it too).
+pub fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Val],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for v in params {
+        q = match v {
+            Val::Text(t) => q.bind(t.as_str()),
+            Val::Int(i) => q.bind(*i),
+            Val::Real(f) => q.bind(*f),
+            Val::Blob(b) => q.bind(b.as_slice()),
+            Val::NullBlob => q.bind(None::<Vec<u8>>),
+            Val::NullText => q.bind(None::<String>),
+            Val::NullInt => q.bind(None::<i64>),
+            Val::NullReal => q.bind(None::<f64>),
+        };
+    }
+    q
 }
 
 fn sqlite_error(e: rusqlite::Error) -> StoreError {
@@ -250,7 +274,10 @@ impl rusqlite::ToSql for Val {
             Val::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
             Val::Int(i) => ToSqlOutput::Owned(Value::Integer(*i)),
             Val::Real(f) => ToSqlOutput::Owned(Value::Real(*f)),
-            Val::NullText | Val::NullInt | Val::NullReal => ToSqlOutput::Owned(Value::Null),
+            Val::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Val::NullText | Val::NullInt | Val::NullReal | Val::NullBlob => {
+                ToSqlOutput::Owned(Value::Null)
+            }
         })
     }
 }

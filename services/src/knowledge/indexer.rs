@@ -1,0 +1,342 @@
+//! The indexing pipeline, on the server's own task pool: a queue of documents, worked by a
+//! few tasks, each document going waiting → parsing → cleaning → splitting → indexing →
+//! completed | error. A document's chunks are replaced in one store call at the end, so a
+//! document interrupted at any point (a stop, a crash) is simply indexed again when the
+//! server starts: nothing is left half-indexed and no chunk is stored twice.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use weir_layers::BoxError;
+
+use super::split::{self, ProcessRule};
+use super::vector::Node;
+use super::{content_hash, keywords, status, word_count};
+use crate::state::AppState;
+use crate::store::{ChildChunkRow, DatasetRow, DocumentRow, NewSegment, SegmentRow, Store};
+use crate::util::{new_id, now};
+
+/// A document to index.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Its dataset.
+    pub dataset_id: String,
+    /// The document.
+    pub document_id: String,
+}
+
+/// The queue of documents to index.
+pub struct Queue {
+    tx: mpsc::UnboundedSender<Job>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+}
+
+impl Queue {
+    /// An empty queue (its workers start with [`start`]).
+    pub fn new() -> Queue {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Queue {
+            tx,
+            rx: Mutex::new(Some(rx)),
+        }
+    }
+
+    /// Queues a document.
+    pub fn push(&self, dataset_id: &str, document_id: &str) {
+        let _ = self.tx.send(Job {
+            dataset_id: dataset_id.to_owned(),
+            document_id: document_id.to_owned(),
+        });
+    }
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue::new()
+    }
+}
+
+/// Starts the workers (once) and queues the documents a previous run left unfinished.
+pub async fn start(state: AppState) -> Result<(), BoxError> {
+    let Some(rx) = state
+        .knowledge()
+        .queue
+        .rx
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    else {
+        return Ok(());
+    };
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..state.settings().knowledge.indexing_workers.max(1) {
+        let (state, rx) = (state.clone(), rx.clone());
+        tokio::spawn(async move {
+            loop {
+                let job = rx.lock().await.recv().await;
+                let Some(job) = job else { break };
+                if let Err(e) = index_document(&state, &job).await {
+                    tracing::error!(document = %job.document_id, error = %e, "indexing failed");
+                }
+            }
+        });
+    }
+    for doc in state.store().unfinished_documents().await? {
+        tracing::info!(document = %doc.id, status = %doc.indexing_status, "resuming indexing");
+        state.knowledge().queue.push(&doc.dataset_id, &doc.id);
+    }
+    Ok(())
+}
+
+/// The text of a document's source file.
+async fn source_text(state: &AppState, doc: &DocumentRow) -> Result<String, String> {
+    let file_id = doc
+        .upload_file_id
+        .as_deref()
+        .ok_or("the document has no source file")?;
+    let file = state
+        .store()
+        .upload_file(file_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the source file is gone")?;
+    let path = state.settings().data_dir.join(&file.storage_key);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| format!("cannot read the source file: {e}"))?;
+    let (ext, mime) = (file.extension.clone(), file.mime_type.clone());
+    tokio::task::spawn_blocking(move || crate::extract::extract(&bytes, &ext, &mime))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// Embeds texts in batches with the dataset's model: (vectors, tokens).
+pub async fn embed(
+    state: &AppState,
+    dataset: &DatasetRow,
+    texts: &[String],
+) -> Result<(Vec<Vec<f32>>, u64), BoxError> {
+    let (provider, model) = match (&dataset.embedding_model_provider, &dataset.embedding_model) {
+        (Some(p), Some(m)) => (p.clone(), m.clone()),
+        _ => {
+            return Err(super::KnowledgeError::NoModel(super::messages::NO_EMBEDDING_MODEL).into())
+        }
+    };
+    let client = state
+        .providers()
+        .get(&provider, &model)
+        .map_err(|_| super::KnowledgeError::NoModel(super::messages::NO_EMBEDDING_MODEL))?;
+    let mut vectors = Vec::with_capacity(texts.len());
+    let mut tokens = 0;
+    for batch in texts.chunks(state.settings().knowledge.embedding_batch.max(1)) {
+        let (v, t) = client.embeddings(&model, batch).await?;
+        vectors.extend(v);
+        tokens += t;
+    }
+    Ok((vectors, tokens))
+}
+
+/// A new segment row for a chunk of a document.
+pub fn segment_row(
+    doc: &DocumentRow,
+    position: i64,
+    content: String,
+    answer: Option<String>,
+    tokens: i64,
+) -> SegmentRow {
+    let ts = now();
+    SegmentRow {
+        id: new_id(),
+        dataset_id: doc.dataset_id.clone(),
+        document_id: doc.id.clone(),
+        position,
+        word_count: word_count(&content) + answer.as_deref().map_or(0, word_count),
+        tokens,
+        keywords: keywords::extract(&content),
+        index_node_id: new_id(),
+        index_node_hash: content_hash(&content),
+        content,
+        answer,
+        hit_count: 0,
+        enabled: true,
+        status: status::COMPLETED.into(),
+        error: None,
+        created_at: ts,
+        updated_at: ts,
+        indexing_at: Some(ts),
+        completed_at: Some(ts),
+        disabled_at: None,
+        stopped_at: None,
+    }
+}
+
+/// A new child chunk row.
+pub fn child_row(seg: &SegmentRow, position: i64, content: String, kind: &str) -> ChildChunkRow {
+    let ts = now();
+    ChildChunkRow {
+        id: new_id(),
+        segment_id: seg.id.clone(),
+        document_id: seg.document_id.clone(),
+        dataset_id: seg.dataset_id.clone(),
+        position,
+        word_count: word_count(&content),
+        content,
+        kind: kind.into(),
+        created_at: ts,
+        updated_at: ts,
+    }
+}
+
+async fn set_stage(store: &Store, doc: &mut DocumentRow, stage: &str) -> Result<(), BoxError> {
+    let ts = now();
+    match stage {
+        status::PARSING => doc.processing_started_at = Some(ts),
+        status::CLEANING => doc.parsing_completed_at = Some(ts),
+        status::SPLITTING => doc.cleaning_completed_at = Some(ts),
+        status::INDEXING => doc.splitting_completed_at = Some(ts),
+        _ => {}
+    }
+    doc.indexing_status = stage.into();
+    doc.updated_at = ts;
+    store.save_document(doc).await?;
+    Ok(())
+}
+
+/// Indexes one document end to end; failures end in `error` on the document.
+pub async fn index_document(state: &AppState, job: &Job) -> Result<(), BoxError> {
+    let store = state.store();
+    let Some(mut doc) = store.document(&job.dataset_id, &job.document_id).await? else {
+        return Ok(());
+    };
+    let Some(dataset) = store.dataset(&doc.workspace_id, &doc.dataset_id).await? else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    match run(state, &dataset, &mut doc, started).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let message = crate::error::to_http_error(&*e, weir_layers::Surface::ServiceApi)
+                .message_for(weir_layers::Surface::ServiceApi, false)
+                .to_owned();
+            doc.indexing_status = status::ERROR.into();
+            doc.error = Some(message);
+            doc.stopped_at = Some(now());
+            doc.updated_at = now();
+            store.save_document(&doc).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn run(
+    state: &AppState,
+    dataset: &DatasetRow,
+    doc: &mut DocumentRow,
+    started: Instant,
+) -> Result<(), BoxError> {
+    let store = state.store();
+    let rule = match &doc.process_rule_id {
+        Some(id) => match store.rule(id).await? {
+            Some(r) => ProcessRule::from_stored(
+                &r.mode,
+                &serde_json::from_str(&r.rules).unwrap_or(Value::Null),
+            ),
+            None => ProcessRule::automatic(),
+        },
+        None => ProcessRule::automatic(),
+    };
+    rule.check_lengths(state.settings().knowledge.max_segmentation_tokens)
+        .map_err(super::KnowledgeError::invalid)?;
+    set_stage(store, doc, status::PARSING).await?;
+    let text = source_text(state, doc)
+        .await
+        .map_err(super::KnowledgeError::invalid)?;
+    doc.word_count = word_count(&text);
+    set_stage(store, doc, status::CLEANING).await?;
+    set_stage(store, doc, status::SPLITTING).await?;
+    let chunks = split::chunk(&text, &rule);
+    set_stage(store, doc, status::INDEXING).await?;
+
+    let hierarchical = doc.doc_form == "hierarchical_model";
+    let high_quality = dataset.indexing_technique.as_deref() == Some("high_quality");
+    let mut segments: Vec<NewSegment> = Vec::with_capacity(chunks.len());
+    for (i, c) in chunks.iter().enumerate() {
+        let tokens = if high_quality {
+            split::tokens(&c.content) as i64
+        } else {
+            0
+        };
+        let row = segment_row(doc, i as i64 + 1, c.content.clone(), None, tokens);
+        let children = c
+            .children
+            .iter()
+            .enumerate()
+            .map(|(j, t)| (child_row(&row, j as i64 + 1, t.clone(), "automatic"), None))
+            .collect();
+        segments.push(NewSegment {
+            row,
+            embedding: None,
+            children,
+        });
+    }
+    let mut added: Vec<(Node, Vec<f32>)> = Vec::new();
+    if high_quality && !segments.is_empty() {
+        if hierarchical {
+            let texts: Vec<String> = segments
+                .iter()
+                .flat_map(|s| s.children.iter().map(|(c, _)| c.content.clone()))
+                .collect();
+            let (vectors, _) = embed(state, dataset, &texts).await?;
+            let mut it = vectors.into_iter();
+            for s in &mut segments {
+                for (c, e) in &mut s.children {
+                    let v = it.next().unwrap_or_default();
+                    added.push((
+                        Node {
+                            id: c.id.clone(),
+                            segment_id: s.row.id.clone(),
+                            document_id: doc.id.clone(),
+                        },
+                        v.clone(),
+                    ));
+                    *e = Some(v);
+                }
+            }
+        } else {
+            let texts: Vec<String> = segments.iter().map(|s| s.row.content.clone()).collect();
+            let (vectors, _) = embed(state, dataset, &texts).await?;
+            for (s, v) in segments.iter_mut().zip(vectors) {
+                added.push((
+                    Node {
+                        id: s.row.id.clone(),
+                        segment_id: s.row.id.clone(),
+                        document_id: doc.id.clone(),
+                    },
+                    v.clone(),
+                ));
+                s.embedding = Some(v);
+            }
+        }
+    }
+    let had_chunks = store.segment_progress(&doc.id).await?.0 > 0;
+    let ts = now();
+    doc.tokens = segments.iter().map(|s| s.row.tokens).sum();
+    doc.indexing_status = status::COMPLETED.into();
+    doc.error = None;
+    doc.completed_at = Some(ts);
+    doc.updated_at = ts;
+    doc.indexing_latency = Some(started.elapsed().as_secs_f64());
+    store
+        .apply(Store::replace_chunks_stmts(doc, &segments))
+        .await?;
+    let indexes = &state.knowledge().indexes;
+    if had_chunks {
+        indexes.invalidate(&doc.dataset_id).await;
+    } else if doc.enabled && !doc.archived {
+        indexes.update(&doc.dataset_id, &[], added).await;
+    }
+    Ok(())
+}
