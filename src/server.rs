@@ -213,6 +213,10 @@ impl Server {
 
     /// Binds the configured address.
     pub async fn bind(self) -> Result<Bound, ServeError> {
+        // Knowledge indexing workers, and documents a previous run left unfinished.
+        if let Err(e) = weir_services::knowledge::indexer::start(self.state.clone()).await {
+            tracing::error!(error = %e, "the knowledge indexer did not start");
+        }
         let listener = TcpListener::bind(&self.config.bind)
             .await
             .map_err(|source| ServeError::Bind {

@@ -942,7 +942,8 @@ async fn unsupported_nodes_are_refused_at_import_with_the_list() {
         err,
         "unsupported by weir: node type human-input, node type agent"
     );
-    let err = weir_services::apps::import(
+    // Knowledge retrieval imports (its datasets may be created later).
+    weir_services::apps::import(
         &server.db.store,
         &tools,
         &ws,
@@ -950,9 +951,7 @@ async fn unsupported_nodes_are_refused_at_import_with_the_list() {
         None,
     )
     .await
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("knowledge-retrieval"), "{err}");
+    .expect("knowledge-retrieval imports");
 }
 
 #[tokio::test]

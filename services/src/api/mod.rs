@@ -3,6 +3,7 @@
 //! the layer stack unchanged until the error layer maps it.
 
 pub mod context;
+pub mod datasets;
 pub mod openapi;
 pub mod request;
 pub mod service_api;
@@ -71,5 +72,6 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     let mut routes = system::routes(state);
     routes.extend(service_api::routes(state));
     routes.extend(openapi::routes(state));
+    routes.extend(datasets::routes(state));
     routes
 }

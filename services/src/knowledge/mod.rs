@@ -2,6 +2,7 @@
 //! the in-process vector index ([`vector`]), the background indexer ([`indexer`]) and
 //! retrieval ([`retrieve`]). The datasets API and the app consumers build on these.
 
+pub mod consumers;
 pub mod indexer;
 pub mod keywords;
 pub mod retrieve;

@@ -89,8 +89,8 @@ pub struct TurnResult {
     pub metadata: Value,
 }
 
-fn metadata(usage: &Usage) -> Value {
-    json!({"annotation_reply": null, "retriever_resources": [], "usage": usage})
+fn metadata(usage: &Usage, resources: Vec<Value>) -> Value {
+    json!({"annotation_reply": null, "retriever_resources": resources, "usage": usage})
 }
 
 fn rendered(config: &AppConfig, inputs: &Map<String, Value>) -> HashMap<String, String> {
@@ -259,6 +259,7 @@ pub async fn run(
             preset,
             Usage::default(),
             Vec::new(),
+            Vec::new(),
             started,
             is_new,
         )
@@ -280,6 +281,28 @@ pub async fn run(
     } else {
         Vec::new()
     };
+    // Knowledge: retrieve before answering; the chunks become the prompt's context.
+    let mut resources = Vec::new();
+    let mut context = String::new();
+    if let Some(datasets) = turn.config.datasets.as_ref().filter(|_| !is_agent) {
+        let query = match &datasets.query_variable {
+            Some(var) if !turn.config.mode.is_chat_like() => {
+                values.get(var).cloned().unwrap_or_default()
+            }
+            _ => turn.query.clone(),
+        };
+        let hits = crate::knowledge::consumers::retrieve_for_app(
+            &state,
+            &app.row.workspace_id,
+            datasets,
+            &query,
+        )
+        .await?;
+        context = crate::knowledge::consumers::context(&hits);
+        if datasets.show_resources {
+            resources = crate::knowledge::consumers::resources(&hits, "api");
+        }
+    }
     let upload_cfg = FileUploadConfig::from_features(app.features());
     let images = image_parts(&state, &turn.files, &upload_cfg.detail).await;
     let prompt = prompt::build(prompt::PromptParts {
@@ -287,7 +310,7 @@ pub async fn run(
         inputs: &values,
         query: &turn.query,
         history: &history,
-        context: None,
+        context: Some(context.as_str()).filter(|c| !c.is_empty()),
         images,
     });
     let mut req = ChatRequest::new(turn.config.model.name.clone(), prompt.messages);
@@ -310,7 +333,15 @@ pub async fn run(
         return match result {
             Ok((answer, usage, thoughts)) => {
                 finish(
-                    &state, &turn, &out, answer, usage, thoughts, started, is_new,
+                    &state,
+                    &turn,
+                    &out,
+                    answer,
+                    usage,
+                    thoughts,
+                    Vec::new(),
+                    started,
+                    is_new,
                 )
                 .await
             }
@@ -347,6 +378,7 @@ pub async fn run(
         answer,
         usage,
         Vec::new(),
+        resources,
         started,
         is_new,
     )
@@ -361,11 +393,12 @@ async fn finish(
     answer: String,
     mut usage: Usage,
     thoughts: Vec<AgentThought>,
+    resources: Vec<Value>,
     started: Instant,
     is_new: bool,
 ) -> Result<TurnResult, BoxError> {
     usage.latency = started.elapsed().as_secs_f64();
-    let metadata = metadata(&usage);
+    let metadata = metadata(&usage, resources);
     let store = state.store();
     let outcome = MessageOutcome {
         answer: answer.clone(),
@@ -423,7 +456,7 @@ async fn fail(
             http.message_for(weir_layers::Surface::ServiceApi, true)
                 .to_owned(),
         ),
-        metadata: metadata(&Usage::default()).to_string(),
+        metadata: metadata(&Usage::default(), Vec::new()).to_string(),
         agent_thoughts: serde_json::to_string(&thoughts_for_history(&thoughts))
             .unwrap_or_else(|_| "[]".into()),
         total_price: "0".into(),

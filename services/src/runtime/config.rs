@@ -109,6 +109,8 @@ pub struct AppConfig {
     pub agent: Option<AgentSettings>,
     /// The raw `model_config` (for `/parameters`).
     pub raw: Map<String, Value>,
+    /// The knowledge bases it retrieves from, if any.
+    pub datasets: Option<crate::knowledge::consumers::DatasetConfig>,
 }
 
 fn enabled(v: Option<&Value>) -> bool {
@@ -236,6 +238,7 @@ impl AppConfig {
             moderation,
             agent,
             raw: mc.clone(),
+            datasets: crate::knowledge::consumers::DatasetConfig::from_model_config(mc),
         })
     }
 }

@@ -48,14 +48,18 @@ fn row(r: &AnyRow) -> sqlx::Result<UploadFileRow> {
 impl Store {
     /// Records an upload.
     pub async fn insert_upload_file(&self, f: &UploadFileRow) -> Result<()> {
-        self.apply(vec![Stmt::new(
+        self.apply(vec![Self::insert_upload_file_stmt(f)]).await?;
+        Ok(())
+    }
+
+    /// The statement that records an upload.
+    pub fn insert_upload_file_stmt(f: &UploadFileRow) -> Stmt {
+        Stmt::new(
             "INSERT INTO upload_files (id, workspace_id, app_id, name, size, extension, mime_type, \
              storage_key, created_by, created_by_role, used, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'end_user', 0, $10)",
             crate::vals![&f.id, &f.workspace_id, &f.app_id, &f.name, f.size, &f.extension, &f.mime_type, &f.storage_key, &f.created_by, f.created_at],
-        )])
-        .await?;
-        Ok(())
+        )
     }
 
     /// An upload by id.

@@ -257,7 +257,10 @@ pub fn bind_all<'q>(
             Val::NullBlob => q.bind(None::<Vec<u8>>),
             Val::NullText => q.bind(None::<String>),
             Val::NullInt => q.bind(None::<i64>),
-            Val::NullReal => q.bind(None::<f64>),
+            // sqlx 0.8's Any driver swaps the float widths of typed NULLs on Postgres
+            // (a NULL f64 goes out as float4, and the cached statement then refuses a real
+            // f64): an f32 NULL goes out as float8.
+            Val::NullReal => q.bind(None::<f32>),
         };
     }
     q

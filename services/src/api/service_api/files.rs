@@ -141,15 +141,78 @@ async fn upload_file(state: AppState, req: Request<Body>) -> HandlerResult {
     Ok(body::json(StatusCode::CREATED, &upload_json(&state, &row)))
 }
 
-/// Receives a multipart upload (one `file` part) for `app`, owned by `owner` or else by the
-/// end user its `user` field names.
-pub async fn receive(
-    state: &AppState,
-    app: &crate::runtime::LoadedApp,
-    req: Request<Body>,
-    owner: Option<crate::store::EndUserRow>,
-) -> Result<UploadFileRow, BoxError> {
-    let state = state.clone();
+/// A file part stored under the data directory, not yet recorded in the store.
+#[derive(Debug)]
+pub struct StoredPart {
+    /// Its id (and file name under `upload_files/`).
+    pub id: String,
+    /// The cleaned file name.
+    pub name: String,
+    /// MIME type as sent.
+    pub mime: String,
+    /// Bytes.
+    pub size: u64,
+    /// Where it is.
+    pub path: std::path::PathBuf,
+}
+
+impl StoredPart {
+    /// Lower-case extension without dot.
+    pub fn extension(&self) -> String {
+        self.name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+
+    /// The upload row of this part.
+    pub fn row(self, workspace_id: &str, app_id: Option<&str>, created_by: &str) -> UploadFileRow {
+        UploadFileRow {
+            extension: self.extension(),
+            storage_key: format!("upload_files/{}", self.id),
+            id: self.id,
+            workspace_id: workspace_id.to_owned(),
+            app_id: app_id.map(str::to_owned),
+            name: self.name,
+            size: self.size as i64,
+            mime_type: self.mime,
+            created_by: created_by.to_owned(),
+            created_at: now(),
+        }
+    }
+}
+
+/// A multipart body read: the one `file` part (stored), how many file parts came, and the
+/// text fields.
+pub struct Multipart {
+    /// The stored `file` part.
+    pub file: Option<StoredPart>,
+    /// File parts seen.
+    pub file_parts: usize,
+    /// Text fields by name.
+    pub fields: std::collections::HashMap<String, String>,
+}
+
+impl Multipart {
+    /// The one file: `no_file_uploaded` / `too_many_files` otherwise (the stored part is
+    /// removed on refusal).
+    pub fn single_file(
+        self,
+    ) -> Result<(StoredPart, std::collections::HashMap<String, String>), BoxError> {
+        let Some(file) = self.file else {
+            return Err(ServiceError::NoFileUploaded.into());
+        };
+        if self.file_parts > 1 {
+            let _ = std::fs::remove_file(&file.path);
+            return Err(ServiceError::TooManyFiles.into());
+        }
+        Ok((file, self.fields))
+    }
+}
+
+/// Reads a multipart body, storing its `file` part under the data directory within the
+/// upload limits; a failure leaves nothing behind.
+pub async fn read_multipart(state: &AppState, req: Request<Body>) -> Result<Multipart, BoxError> {
     let boundary = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -159,22 +222,23 @@ pub async fn receive(
     let stream = http_body_util::BodyStream::new(req.into_body())
         .filter_map(|f| async move { f.map(|f| f.into_data().ok()).transpose() });
     let mut multipart = multer::Multipart::new(stream, boundary);
-    let mut user: Option<String> = None;
-    let mut stored: Option<(String, String, String, u64, std::path::PathBuf)> = None;
-    let mut file_fields = 0;
+    let mut out = Multipart {
+        file: None,
+        file_parts: 0,
+        fields: std::collections::HashMap::new(),
+    };
     let dir = state.settings().data_dir.join("upload_files");
     tokio::fs::create_dir_all(&dir).await?;
     let result: Result<(), BoxError> = async {
         while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
             let name = field.name().unwrap_or("").to_owned();
             if field.file_name().is_none() {
-                if name == "user" {
-                    user = Some(field.text().await.map_err(multipart_error)?);
-                }
+                let text = field.text().await.map_err(multipart_error)?;
+                out.fields.insert(name, text);
                 continue;
             }
-            file_fields += 1;
-            if name != "file" || stored.is_some() {
+            out.file_parts += 1;
+            if name != "file" || out.file.is_some() {
                 // Drain it so the next field can be read.
                 while field.chunk().await.map_err(multipart_error)?.is_some() {}
                 continue;
@@ -182,16 +246,19 @@ pub async fn receive(
             let mime = field.content_type().map(|m| m.to_string());
             let filename = clean_name(field.file_name().unwrap_or(""))?;
             let mime = mime.ok_or(ServiceError::UnsupportedFileType)?;
-            let extension = filename
-                .rsplit_once('.')
-                .map(|(_, e)| e.to_ascii_lowercase())
-                .unwrap_or_default();
-            let limit = limit_for(&state, &extension);
             let id = new_id();
             let path = dir.join(&id);
             let mut file = tokio::fs::File::create(&path).await?;
+            let part = StoredPart {
+                id,
+                name: filename,
+                mime,
+                size: 0,
+                path,
+            };
+            let limit = limit_for(state, &part.extension());
+            out.file = Some(part);
             let mut size: u64 = 0;
-            stored = Some((id, filename, mime, 0, path.clone()));
             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                 size += chunk.len() as u64;
                 if size > limit {
@@ -205,48 +272,36 @@ pub async fn receive(
                 file.write_all(&chunk).await?;
             }
             file.flush().await?;
-            if let Some(s) = stored.as_mut() {
-                s.3 = size;
+            if let Some(p) = out.file.as_mut() {
+                p.size = size;
             }
         }
         Ok(())
     }
     .await;
-    let cleanup = |stored: &Option<(String, String, String, u64, std::path::PathBuf)>| {
-        if let Some((_, _, _, _, path)) = stored {
-            let _ = std::fs::remove_file(path);
-        }
-    };
     if let Err(e) = result {
-        cleanup(&stored);
+        if let Some(p) = &out.file {
+            let _ = std::fs::remove_file(&p.path);
+        }
         return Err(e);
     }
-    let Some((id, name, mime, size, _path)) = stored else {
-        return Err(ServiceError::NoFileUploaded.into());
-    };
-    if file_fields > 1 {
-        cleanup(&Some((id, name, mime, size, _path)));
-        return Err(ServiceError::TooManyFiles.into());
-    }
+    Ok(out)
+}
+
+/// Receives a multipart upload (one `file` part) for `app`, owned by `owner` or else by the
+/// end user its `user` field names.
+pub async fn receive(
+    state: &AppState,
+    app: &crate::runtime::LoadedApp,
+    req: Request<Body>,
+    owner: Option<crate::store::EndUserRow>,
+) -> Result<UploadFileRow, BoxError> {
+    let (part, fields) = read_multipart(state, req).await?.single_file()?;
     let user = match owner {
         Some(u) => u,
-        None => end_user(&state, app, user.as_deref()).await?,
+        None => end_user(state, app, fields.get("user").map(String::as_str)).await?,
     };
-    let row = UploadFileRow {
-        extension: name
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase())
-            .unwrap_or_default(),
-        storage_key: format!("upload_files/{id}"),
-        id,
-        workspace_id: app.row.workspace_id.clone(),
-        app_id: Some(app.row.id.clone()),
-        name,
-        size: size as i64,
-        mime_type: mime,
-        created_by: user.id.clone(),
-        created_at: now(),
-    };
+    let row = part.row(&app.row.workspace_id, Some(&app.row.id), &user.id);
     state.store().insert_upload_file(&row).await?;
     Ok(row)
 }
