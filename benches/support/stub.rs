@@ -1,7 +1,8 @@
 //! The upstream stub: an OpenAI-compatible `/v1/chat/completions` on loopback (HTTP/1.1 and
 //! h2c), answering [`ANSWER_TOKENS`] tokens with zero think-time. A model named
 //! `drip-<ms>` waits that long before each token (open-stream tests); `GET /health` is the
-//! cheapest request the stub serves (its own limit).
+//! cheapest request the stub serves (its own limit); `/v1/embeddings` answers deterministic
+//! hashed bag-of-words vectors (knowledge benches).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -112,9 +113,57 @@ async fn completions(req: Request<Incoming>) -> Response<Body> {
     res
 }
 
+/// Dimensions of the stub's embeddings.
+pub const EMBEDDING_DIMS: usize = 256;
+
+/// A deterministic embedding: a hashed bag of lower-cased words, normalised.
+pub fn embed(text: &str) -> Vec<f32> {
+    let mut v = vec![0f32; EMBEDDING_DIMS];
+    for word in text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let mut h: u64 = 1469598103934665603;
+        for b in word.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
+        }
+        v[(h % EMBEDDING_DIMS as u64) as usize] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+    v.iter().map(|x| x / norm).collect()
+}
+
+async fn embeddings(req: Request<Incoming>) -> Response<Body> {
+    let body: Value = match req.into_body().collect().await {
+        Ok(b) => serde_json::from_slice(&b.to_bytes()).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().unwrap_or("").to_owned())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": embed(t)}))
+        .collect();
+    let v = json!({"object": "list", "data": data, "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()}});
+    full(
+        StatusCode::OK,
+        v.to_string().into_bytes(),
+        "application/json",
+    )
+}
+
 async fn handle(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     Ok(match (req.method().as_str(), req.uri().path()) {
         ("POST", "/v1/chat/completions") => completions(req).await,
+        ("POST", "/v1/embeddings") => embeddings(req).await,
         ("GET", "/health") => full(StatusCode::OK, b"ok".to_vec(), "text/plain"),
         _ => full(StatusCode::NOT_FOUND, b"{}".to_vec(), "application/json"),
     })

@@ -286,16 +286,21 @@ pub async fn with_index<T>(
     let mut guard = slot.write().await;
     if guard.is_none() {
         let vectors = state.store().indexable_vectors(dataset_id).await?;
-        *guard = Some(DatasetIndex::build(vectors.into_iter().map(|c| {
-            (
-                Node {
-                    id: c.id,
-                    segment_id: c.segment_id,
-                    document_id: c.document_id,
-                },
-                c.embedding,
-            )
-        })));
+        // Building the graph is CPU work: off the async workers.
+        let index = tokio::task::spawn_blocking(move || {
+            DatasetIndex::build(vectors.into_iter().map(|c| {
+                (
+                    Node {
+                        id: c.id,
+                        segment_id: c.segment_id,
+                        document_id: c.document_id,
+                    },
+                    c.embedding,
+                )
+            }))
+        })
+        .await?;
+        *guard = Some(index);
     }
     Ok(f(guard.as_ref().expect("loaded above")))
 }

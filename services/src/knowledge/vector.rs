@@ -1,23 +1,24 @@
-//! Chunk embeddings and the in-process vector index: per dataset, an HNSW graph (the `hnsw`
-//! crate, seeded so that the same data gives the same graph) over the embeddings of the chunks
-//! retrieval may return. It is loaded from the database on first use (so it is rebuilt on
-//! start), kept in step with chunks indexed or removed, and dropped to be reloaded when many
-//! chunks change at once. Small indexes are searched exactly.
+//! Chunk embeddings and the in-process vector index: per dataset, an HNSW graph (the
+//! `instant-distance` crate, seeded so that the same data gives the same graph) over the
+//! embeddings of the chunks retrieval may return, plus the vectors added since it was built
+//! (searched exactly) and tombstones for removed ones. The graph is rebuilt from the vectors
+//! in memory when the additions or removals grow large, and the whole index is loaded from the
+//! database on first use (so it is rebuilt on start). Small indexes are searched exactly.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use hnsw::{Hnsw, Searcher};
-use rand::rngs::StdRng;
-use space::{Metric, Neighbor};
+use instant_distance::{Builder, HnswMap, Search};
 use tokio::sync::RwLock;
 
 /// Below this many live vectors a search is an exact scan (deterministic, and as fast).
 pub const EXACT_BELOW: usize = 2_000;
-/// Candidates examined per result wanted (HNSW `ef` = this × k, at least [`MIN_EF`]).
-pub const EF_PER_RESULT: usize = 8;
-/// Smallest HNSW candidate pool.
-pub const MIN_EF: usize = 64;
+/// Candidates the graph returns per search (`ef`).
+pub const EF_SEARCH: usize = 128;
+/// Candidates kept while building the graph.
+pub const EF_CONSTRUCTION: usize = 40;
+/// The graph's seed: the same vectors in the same order give the same graph.
+pub const SEED: u64 = 0x5EED;
 
 /// Little-endian bytes of a vector.
 pub fn encode(v: &[f32]) -> Vec<u8> {
@@ -45,16 +46,13 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Cosine distance as the ordered integer the HNSW wants.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CosineDistance;
+/// A normalised vector as a point of the graph (cosine distance).
+#[derive(Clone, Debug)]
+struct Point(Arc<[f32]>);
 
-impl Metric<Vec<f32>> for CosineDistance {
-    type Unit = u32;
-
-    fn distance(&self, a: &Vec<f32>, b: &Vec<f32>) -> u32 {
-        let d = (1.0 - cosine(a, b)).clamp(0.0, 2.0);
-        (d * (u32::MAX as f32 / 2.0)) as u32
+impl instant_distance::Point for Point {
+    fn distance(&self, other: &Self) -> f32 {
+        1.0 - cosine(&self.0, &other.0)
     }
 }
 
@@ -69,54 +67,71 @@ pub struct Node {
     pub document_id: String,
 }
 
-type Graph = Hnsw<CosineDistance, Vec<f32>, StdRng, 12, 24>;
-
 /// One dataset's vectors.
+#[derive(Default)]
 pub struct DatasetIndex {
-    graph: Graph,
+    vectors: Vec<Arc<[f32]>>,
     nodes: Vec<Node>,
     live: HashMap<String, usize>,
     dead: HashSet<usize>,
-}
-
-impl Default for DatasetIndex {
-    fn default() -> Self {
-        DatasetIndex {
-            graph: Graph::new(CosineDistance),
-            nodes: Vec::new(),
-            live: HashMap::new(),
-            dead: HashSet::new(),
-        }
-    }
+    /// The graph over items `0..built`, when there are enough of them.
+    graph: Option<HnswMap<Point, usize>>,
+    built: usize,
 }
 
 impl DatasetIndex {
     /// Builds an index of these vectors, in order.
     pub fn build(items: impl IntoIterator<Item = (Node, Vec<f32>)>) -> DatasetIndex {
         let mut index = DatasetIndex::default();
-        let mut searcher = Searcher::default();
-        for (node, v) in items {
-            index.insert_with(node, v, &mut searcher);
-        }
+        index.push(items);
+        index.rebuild();
         index
     }
 
-    fn insert_with(&mut self, node: Node, v: Vec<f32>, searcher: &mut Searcher<u32>) {
-        if let Some(old) = self.live.remove(&node.id) {
-            self.dead.insert(old);
+    fn push(&mut self, items: impl IntoIterator<Item = (Node, Vec<f32>)>) {
+        for (node, v) in items {
+            if let Some(old) = self.live.remove(&node.id) {
+                self.dead.insert(old);
+            }
+            self.live.insert(node.id.clone(), self.nodes.len());
+            self.vectors.push(normalize(v).into());
+            self.nodes.push(node);
         }
-        let item = self.graph.insert(normalize(v), searcher);
-        debug_assert_eq!(item, self.nodes.len());
-        self.live.insert(node.id.clone(), item);
-        self.nodes.push(node);
     }
 
-    /// Adds (or replaces) vectors.
-    pub fn insert(&mut self, items: Vec<(Node, Vec<f32>)>) {
-        let mut searcher = Searcher::default();
-        for (node, v) in items {
-            self.insert_with(node, v, &mut searcher);
+    /// Drops removed vectors and builds the graph over the rest.
+    fn rebuild(&mut self) {
+        if !self.dead.is_empty() {
+            let mut keep: Vec<usize> = self.live.values().copied().collect();
+            keep.sort_unstable();
+            let (vectors, nodes) = (
+                std::mem::take(&mut self.vectors),
+                std::mem::take(&mut self.nodes),
+            );
+            self.live.clear();
+            self.dead.clear();
+            for (new, old) in keep.into_iter().enumerate() {
+                self.live.insert(nodes[old].id.clone(), new);
+                self.vectors.push(vectors[old].clone());
+                self.nodes.push(nodes[old].clone());
+            }
         }
+        self.built = self.vectors.len();
+        self.graph = (self.built >= EXACT_BELOW).then(|| {
+            let points: Vec<Point> = self.vectors.iter().cloned().map(Point).collect();
+            let values: Vec<usize> = (0..points.len()).collect();
+            Builder::default()
+                .ef_construction(EF_CONSTRUCTION)
+                .ef_search(EF_SEARCH)
+                .seed(SEED)
+                .build(points, values)
+        });
+    }
+
+    /// Adds (or replaces) vectors; rebuilds the graph when the additions outgrow it.
+    pub fn insert(&mut self, items: Vec<(Node, Vec<f32>)>) {
+        self.push(items);
+        self.maybe_rebuild();
     }
 
     /// Removes vectors by node id.
@@ -125,6 +140,15 @@ impl DatasetIndex {
             if let Some(item) = self.live.remove(id) {
                 self.dead.insert(item);
             }
+        }
+        self.maybe_rebuild();
+    }
+
+    fn maybe_rebuild(&mut self) {
+        let added = self.vectors.len() - self.built;
+        let big = |n: usize| n > EXACT_BELOW.max(self.built / 4);
+        if big(added) || big(self.dead.len()) {
+            self.rebuild();
         }
     }
 
@@ -138,14 +162,13 @@ impl DatasetIndex {
         self.live.is_empty()
     }
 
-    /// Whether removed vectors outnumber live ones (time to rebuild).
-    pub fn is_stale(&self) -> bool {
-        self.dead.len() > self.live.len().max(64)
+    fn alive(&self, i: usize) -> bool {
+        !self.dead.contains(&i) && self.live.get(&self.nodes[i].id) == Some(&i)
     }
 
     /// The `k` nearest live vectors whose node `allow` accepts, with their cosine
-    /// similarity, best first (ties by insertion order). Exact below [`EXACT_BELOW`] or
-    /// when `exact`.
+    /// similarity, best first (ties by insertion order). Exact without a graph or when
+    /// `exact`; otherwise the graph's candidates plus an exact scan of what came after it.
     pub fn search(
         &self,
         query: &[f32],
@@ -156,35 +179,30 @@ impl DatasetIndex {
         if k == 0 || self.live.is_empty() {
             return Vec::new();
         }
-        let q = normalize(query.to_vec());
-        let mut scored: Vec<(usize, f32)> = if exact || self.live.len() < EXACT_BELOW {
-            self.live
-                .values()
-                .filter(|&&i| allow(&self.nodes[i]))
-                .map(|&i| (i, cosine(&q, self.graph.feature(i))))
+        let q: Arc<[f32]> = normalize(query.to_vec()).into();
+        let scan = |range: std::ops::Range<usize>| -> Vec<(usize, f32)> {
+            range
+                .filter(|&i| self.alive(i) && allow(&self.nodes[i]))
+                .map(|i| (i, cosine(&q, &self.vectors[i])))
                 .collect()
-        } else {
-            let ef = (k * EF_PER_RESULT).max(MIN_EF);
-            let mut searcher = Searcher::default();
-            let mut dest = vec![
-                Neighbor {
-                    index: !0,
-                    distance: !0
-                };
-                ef
-            ];
-            let found = self.graph.nearest(&q, ef, &mut searcher, &mut dest);
-            let hits: Vec<(usize, f32)> = found
-                .iter()
-                .filter(|n| n.index != !0 && !self.dead.contains(&n.index))
-                .filter(|n| allow(&self.nodes[n.index]))
-                .map(|n| (n.index, cosine(&q, self.graph.feature(n.index))))
-                .collect();
-            if hits.len() < k {
-                // A narrow filter: the graph's neighbourhood had too few allowed vectors.
-                return self.search(query, k, true, allow);
+        };
+        let mut scored = match (&self.graph, exact) {
+            (Some(graph), false) => {
+                let mut search = Search::default();
+                let mut hits: Vec<(usize, f32)> = graph
+                    .search(&Point(q.clone()), &mut search)
+                    .map(|item| *item.value)
+                    .filter(|&i| self.alive(i) && allow(&self.nodes[i]))
+                    .map(|i| (i, cosine(&q, &self.vectors[i])))
+                    .collect();
+                hits.extend(scan(self.built..self.vectors.len()));
+                if hits.len() < k && self.live.len() > hits.len() {
+                    // A narrow filter: the graph's neighbourhood had too few allowed vectors.
+                    return self.search(query, k, true, allow);
+                }
+                hits
             }
-            hits
+            _ => scan(0..self.vectors.len()),
         };
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         scored.truncate(k);
@@ -223,12 +241,16 @@ impl VectorIndexes {
     pub async fn update(&self, dataset_id: &str, removed: &[String], added: Vec<(Node, Vec<f32>)>) {
         let slot = self.slot(dataset_id);
         let mut guard = slot.write().await;
-        if let Some(index) = guard.as_mut() {
-            index.remove(removed);
-            index.insert(added);
-            if index.is_stale() {
-                *guard = None;
-            }
+        if let Some(mut index) = guard.take() {
+            let removed = removed.to_vec();
+            // Inserting may rebuild the graph: CPU work, off the async workers.
+            let updated = tokio::task::spawn_blocking(move || {
+                index.remove(&removed);
+                index.insert(added);
+                index
+            })
+            .await;
+            *guard = updated.ok();
         }
     }
 }
