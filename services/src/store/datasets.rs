@@ -3,7 +3,6 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::write::bind_all;
 use super::{flag, Result, Stmt, Store};
 use crate::util::{new_id, now};
 
@@ -211,21 +210,15 @@ impl Store {
                 list.join(", ")
             ));
         }
-        let count_sql = format!("SELECT COUNT(*) FROM datasets WHERE {filter}");
-        let total: i64 = bind_all(sqlx::query(&count_sql), &params)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
-        let rows_sql = format!(
-            "SELECT {DATASET_COLUMNS} FROM datasets WHERE {filter} ORDER BY created_at DESC, id DESC \
-             LIMIT ${} OFFSET ${}",
-            params.len() + 1,
-            params.len() + 2
-        );
-        params.push(limit.into());
-        params.push(((page - 1) * limit).into());
-        let rows = bind_all(sqlx::query(&rows_sql), &params)
-            .fetch_all(&self.pool)
+        let (rows, total) = self
+            .page_rows(
+                DATASET_COLUMNS,
+                "datasets",
+                &filter,
+                "created_at DESC, id DESC",
+                params,
+                (page, limit),
+            )
             .await?;
         Ok((
             rows.iter().map(dataset_row).collect::<sqlx::Result<_>>()?,

@@ -271,6 +271,38 @@ const AVAILABLE: &str = "d.indexing_status = 'completed' AND d.enabled = 1 AND d
     AND s.status = 'completed' AND s.enabled = 1";
 
 impl Store {
+    /// A page of `SELECT {columns} FROM {table} WHERE {filter} ORDER BY {order}` and the
+    /// total count of the filter (`params` bind the filter's `$n`; `(page, limit)` picks the
+    /// page).
+    pub(crate) async fn page_rows(
+        &self,
+        columns: &str,
+        table: &str,
+        filter: &str,
+        order: &str,
+        mut params: Vec<Val>,
+        (page, limit): (i64, i64),
+    ) -> Result<(Vec<AnyRow>, i64)> {
+        let total: i64 = bind_all(
+            sqlx::query(&format!("SELECT COUNT(*) FROM {table} WHERE {filter}")),
+            &params,
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
+            params.len() + 1,
+            params.len() + 2
+        );
+        params.push(limit.into());
+        params.push(((page - 1) * limit).into());
+        let rows = bind_all(sqlx::query(&sql), &params)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((rows, total))
+    }
+
     /// The statement that stores a document (insert or full update).
     pub fn save_document_stmt(d: &DocumentRow) -> Stmt {
         Stmt::new(
@@ -397,23 +429,15 @@ impl Store {
                 _ => " AND 1 = 0",
             });
         }
-        let total: i64 = bind_all(
-            sqlx::query(&format!("SELECT COUNT(*) FROM documents WHERE {filter}")),
-            &params,
-        )
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
-        let sql = format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE {filter} ORDER BY created_at DESC, position DESC \
-             LIMIT ${} OFFSET ${}",
-            params.len() + 1,
-            params.len() + 2
-        );
-        params.push(limit.into());
-        params.push(((page - 1) * limit).into());
-        let rows = bind_all(sqlx::query(&sql), &params)
-            .fetch_all(&self.pool)
+        let (rows, total) = self
+            .page_rows(
+                DOCUMENT_COLUMNS,
+                "documents",
+                &filter,
+                "created_at DESC, position DESC",
+                params,
+                (page, limit),
+            )
             .await?;
         Ok((
             rows.iter().map(document_row).collect::<sqlx::Result<_>>()?,
@@ -575,22 +599,15 @@ impl Store {
                 params.len()
             ));
         }
-        let total: i64 = bind_all(
-            sqlx::query(&format!("SELECT COUNT(*) FROM segments WHERE {filter}")),
-            &params,
-        )
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
-        let sql = format!(
-            "SELECT {SEGMENT_COLUMNS} FROM segments WHERE {filter} ORDER BY position, id LIMIT ${} OFFSET ${}",
-            params.len() + 1,
-            params.len() + 2
-        );
-        params.push(limit.into());
-        params.push(((page - 1) * limit).into());
-        let rows = bind_all(sqlx::query(&sql), &params)
-            .fetch_all(&self.pool)
+        let (rows, total) = self
+            .page_rows(
+                SEGMENT_COLUMNS,
+                "segments",
+                &filter,
+                "position, id",
+                params,
+                (page, limit),
+            )
             .await?;
         Ok((
             rows.iter().map(segment_row).collect::<sqlx::Result<_>>()?,
@@ -680,22 +697,15 @@ impl Store {
                 params.len()
             ));
         }
-        let total: i64 = bind_all(
-            sqlx::query(&format!("SELECT COUNT(*) FROM child_chunks WHERE {filter}")),
-            &params,
-        )
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
-        let sql = format!(
-            "SELECT {CHILD_COLUMNS} FROM child_chunks WHERE {filter} ORDER BY position, id LIMIT ${} OFFSET ${}",
-            params.len() + 1,
-            params.len() + 2
-        );
-        params.push(limit.into());
-        params.push(((page - 1) * limit).into());
-        let rows = bind_all(sqlx::query(&sql), &params)
-            .fetch_all(&self.pool)
+        let (rows, total) = self
+            .page_rows(
+                CHILD_COLUMNS,
+                "child_chunks",
+                &filter,
+                "position, id",
+                params,
+                (page, limit),
+            )
             .await?;
         Ok((
             rows.iter().map(child_row).collect::<sqlx::Result<_>>()?,

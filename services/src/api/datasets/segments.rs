@@ -418,6 +418,21 @@ async fn delete(state: AppState, req: Request<Body>) -> HandlerResult {
     Ok(no_content())
 }
 
+/// A child chunk's embedding (high-quality datasets); failures are 400 with the model's text.
+async fn embed_child(
+    state: &AppState,
+    call: &DatasetCall,
+    text: &str,
+) -> Result<Option<Vec<f32>>, BoxError> {
+    if !high_quality(call) {
+        return Ok(None);
+    }
+    let (mut v, _) = embed(state, &call.dataset, &[text.to_owned()])
+        .await
+        .map_err(|e| KnowledgeError::invalid(e.to_string()))?;
+    Ok(v.pop())
+}
+
 fn child_content(body: &Map<String, Value>) -> Result<String, KnowledgeError> {
     match body.get("content").and_then(Value::as_str) {
         Some(c) if !c.trim().is_empty() => Ok(c.to_owned()),
@@ -433,15 +448,7 @@ async fn create_child(state: AppState, req: Request<Body>) -> HandlerResult {
     let store = state.store();
     let position = store.child_chunks_page(&seg.id, None, 1, 1).await?.1 + 1;
     let c = child_row(&seg, position, content, "customized");
-    let embedding = if high_quality(&call) {
-        embed(&state, &call.dataset, std::slice::from_ref(&c.content))
-            .await
-            .map_err(|e| KnowledgeError::invalid(e.to_string()))?
-            .0
-            .pop()
-    } else {
-        None
-    };
+    let embedding = embed_child(&state, &call, &c.content).await?;
     store
         .apply(vec![Store::insert_child_stmt(&c, embedding.as_deref())])
         .await?;
@@ -485,15 +492,7 @@ async fn update_child(state: AppState, req: Request<Body>) -> HandlerResult {
     c.word_count = word_count(&c.content);
     c.kind = "customized".into();
     c.updated_at = now();
-    let embedding = if high_quality(&call) {
-        embed(&state, &call.dataset, std::slice::from_ref(&c.content))
-            .await
-            .map_err(|e| KnowledgeError::invalid(e.to_string()))?
-            .0
-            .pop()
-    } else {
-        None
-    };
+    let embedding = embed_child(&state, &call, &c.content).await?;
     state
         .store()
         .apply(vec![
