@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::upstream::Script;
-use common::{sse, start_with_upstream, status_json};
+use common::upstream::{FakeUpstream, Script};
+use common::{sse, start_with_upstream, status_json, with_upstream, Options, TestServer};
 use serde_json::{json, Value};
 
 fn chat_body(query: &str, mode: &str, conversation_id: &str) -> Value {
@@ -573,4 +573,145 @@ async fn client_disconnect_stops_the_upstream_and_saves_what_was_generated() {
         saved.starts_with("alpha beta") && !saved.contains("theta"),
         "{saved}"
     );
+}
+
+#[tokio::test]
+async fn an_upstream_that_times_out_is_a_completion_request_error_and_is_saved() {
+    let upstream = FakeUpstream::start().await;
+    let base = with_upstream(&upstream);
+    let server = TestServer::start_with(Options {
+        config: Box::new(move |c| {
+            (base.config)(c);
+            c.services
+                .providers
+                .get_mut("openai")
+                .unwrap()
+                .read_timeout_s = Some(1);
+        }),
+        ..Options::default()
+    })
+    .await;
+    let (_, key) = server.app_with_key("01-chat-simple.yml").await;
+    for (mode, user) in [
+        ("blocking", "late-blocking"),
+        ("streaming", "late-streaming"),
+    ] {
+        upstream.push(Script::Hang(Duration::from_secs(3)));
+        let body = json!({"inputs": {"budget": "luxury"}, "query": "hello", "response_mode": mode, "user": user});
+        let res = server.post(&key, "/v1/chat-messages", body).await;
+        if mode == "blocking" {
+            let (status, body) = status_json(res).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (400, Some("completion_request_error")),
+                "{body}"
+            );
+        } else {
+            assert_eq!(res.status(), 200);
+            let events = sse::events(&res.text().await.unwrap());
+            let last = events.last().unwrap();
+            assert_eq!(
+                (last["event"].as_str(), last["code"].as_str()),
+                (Some("error"), Some("completion_request_error"))
+            );
+        }
+        // Whatever the mode, the turn is stored with its error.
+        let (_, convs) = status_json(
+            server
+                .get(&key, &format!("/v1/conversations?user={user}"))
+                .await,
+        )
+        .await;
+        let conv = convs["data"][0]["id"]
+            .as_str()
+            .expect("the conversation is stored")
+            .to_owned();
+        let (_, page) = status_json(
+            server
+                .get(
+                    &key,
+                    &format!("/v1/messages?conversation_id={conv}&user={user}"),
+                )
+                .await,
+        )
+        .await;
+        assert_eq!(page["data"][0]["status"], "error", "{mode}: {page}");
+        assert!(page["data"][0]["error"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn agent_app_answers_blocking_and_remembers_the_first_turn() {
+    let (server, upstream) = start_with_upstream().await;
+    let (_, key) = server.app_with_key("03-agent-chat-tool.yml").await;
+    upstream.push(Script::ToolCall("current_time".into(), "{}".into()));
+    upstream.push(Script::Reply("It is time.".into()));
+    let (status, first) = status_json(
+        server
+            .post(&key, "/v1/chat-messages", json!({"inputs": {}, "query": "What time is it?", "response_mode": "blocking", "user": "u2"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    for k in [
+        "event",
+        "task_id",
+        "id",
+        "message_id",
+        "conversation_id",
+        "mode",
+        "answer",
+        "metadata",
+        "created_at",
+    ] {
+        assert!(first.get(k).is_some(), "{k}");
+    }
+    assert_eq!(
+        (first["mode"].as_str(), first["answer"].as_str()),
+        (Some("agent-chat"), Some("It is time."))
+    );
+    assert_usage(&first["metadata"]["usage"]);
+    let conv = first["conversation_id"].as_str().unwrap().to_owned();
+    // Turn two carries turn one (question and answer) to the model.
+    upstream.push(Script::Reply("Still time.".into()));
+    let (status, second) = status_json(
+        server
+            .post(
+                &key,
+                "/v1/chat-messages",
+                json!({"inputs": {}, "query": "And now?", "response_mode": "blocking",
+                "user": "u2", "conversation_id": conv}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, second["answer"].as_str()),
+        (200, Some("Still time.")),
+        "{second}"
+    );
+    let sent = upstream.chat_requests();
+    let last = sent
+        .iter()
+        .rev()
+        .find(|r| r.to_string().contains("And now?"))
+        .expect("turn two");
+    let msgs = last["messages"].as_array().unwrap();
+    let texts: Vec<String> = msgs.iter().map(|m| m["content"].to_string()).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("What time is it?")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.contains("It is time.")), "{texts:?}");
+    // The blocking turn's thoughts are in the history.
+    let (_, page) = status_json(
+        server
+            .get(
+                &key,
+                &format!("/v1/messages?conversation_id={conv}&user=u2"),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(page["data"][0]["agent_thoughts"][0]["tool"], "current_time");
 }

@@ -39,6 +39,8 @@ pub enum Script {
     Slow(String, Duration),
     /// A 200 that is not JSON.
     Garbage,
+    /// No answer for this long (past a client's read timeout), then an echo.
+    Hang(Duration),
 }
 
 #[derive(Default)]
@@ -352,6 +354,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
                 .insert("content-type", "text/event-stream".parse().unwrap());
             drop(guard);
             return Ok(res);
+        }
+        Script::Hang(wait) => {
+            tokio::time::sleep(wait).await;
+            (format!("echo: {user}"), Duration::ZERO, false)
         }
         Script::Reply(text) => (text, Duration::ZERO, false),
         Script::Slow(text, delay) => (text, delay, false),

@@ -93,6 +93,37 @@ impl Extractor {
         })
     }
 
+    /// The parameters in a model's answer (a JSON object somewhere in `raw`): each one's
+    /// value, or its type's zero; and why extraction failed, if it did.
+    fn read(&self, raw: &str) -> (Map<String, Value>, Option<String>) {
+        let parsed = raw
+            .find('{')
+            .zip(raw.rfind('}'))
+            .and_then(|(s, e)| serde_json::from_str::<Value>(&raw[s..=e]).ok())
+            .and_then(|v| v.as_object().cloned());
+        let mut outputs = Map::new();
+        let mut reason = None;
+        for p in &self.params {
+            match parsed.as_ref().and_then(|m| m.get(&p.name)).cloned() {
+                Some(v) if !v.is_null() => {
+                    outputs.insert(p.name.clone(), v);
+                }
+                _ => {
+                    if p.required {
+                        reason.get_or_insert_with(|| {
+                            format!("missing required parameter {}", p.name)
+                        });
+                    }
+                    outputs.insert(p.name.clone(), zero_of(&p.kind));
+                }
+            }
+        }
+        if parsed.is_none() {
+            reason = Some("the model did not answer with parameters".into());
+        }
+        (outputs, reason)
+    }
+
     fn schema(&self) -> Value {
         let mut props = Map::new();
         let mut required = Vec::new();
@@ -158,32 +189,7 @@ impl Node for Extractor {
                 Some(call) => call.arguments.clone(),
                 None => out.text.clone(),
             };
-            let parsed = raw
-                .find('{')
-                .zip(raw.rfind('}'))
-                .and_then(|(s, e)| serde_json::from_str::<Value>(&raw[s..=e]).ok())
-                .and_then(|v| v.as_object().cloned());
-            let mut outputs = Map::new();
-            let mut reason = None;
-            for p in &self.params {
-                let v = parsed.as_ref().and_then(|m| m.get(&p.name)).cloned();
-                match v {
-                    Some(v) if !v.is_null() => {
-                        outputs.insert(p.name.clone(), v);
-                    }
-                    _ => {
-                        if p.required {
-                            reason.get_or_insert_with(|| {
-                                format!("missing required parameter {}", p.name)
-                            });
-                        }
-                        outputs.insert(p.name.clone(), zero_of(&p.kind));
-                    }
-                }
-            }
-            if parsed.is_none() {
-                reason = Some("the model did not answer with parameters".into());
-            }
+            let (mut outputs, reason) = self.read(&raw);
             let usage = serde_json::to_value(&out.usage).unwrap_or(Value::Null);
             outputs.insert(
                 "__is_success".into(),
@@ -203,5 +209,79 @@ impl Node for Extractor {
                 handle: None,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(extra: Value) -> Result<Extractor, String> {
+        let mut data = json!({"type": "parameter-extractor", "query": ["start", "q"],
+            "model": {"provider": "openai", "name": "m", "mode": "chat"},
+            "parameters": [
+                {"name": "city", "type": "string", "description": "the city", "required": true},
+                {"name": "days", "type": "number", "required": false},
+                {"name": "tags", "type": "array[string]"},
+                {"name": "size", "type": "select", "options": ["s", "m"]}]});
+        if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
+            d.extend(e.clone());
+        }
+        Extractor::compile(&NodeDef {
+            id: "pe".into(),
+            kind: "parameter-extractor".into(),
+            title: String::new(),
+            data,
+            error_strategy: crate::engine::graph::ErrorStrategy::None,
+            retry: None,
+            parent: None,
+        })
+    }
+
+    #[test]
+    fn answers_become_typed_parameters() {
+        let x = node(json!({})).unwrap();
+        assert!(x.function_call);
+        let (out, reason) =
+            x.read("Sure: {\"city\": \"Lisbon\", \"days\": 3, \"tags\": [\"sea\"]} done");
+        assert_eq!(reason, None);
+        assert_eq!(
+            (
+                out["city"].clone(),
+                out["days"].clone(),
+                out["tags"].clone()
+            ),
+            (json!("Lisbon"), json!(3), json!(["sea"]))
+        );
+        assert_eq!(
+            out["size"],
+            json!(""),
+            "a missing optional parameter takes its type's zero"
+        );
+    }
+
+    #[test]
+    fn failures_say_why() {
+        let x = node(json!({"reasoning_mode": "prompt"})).unwrap();
+        assert!(!x.function_call);
+        let (out, reason) = x.read("{\"days\": 2}");
+        assert_eq!(reason.as_deref(), Some("missing required parameter city"));
+        assert_eq!(
+            (out["city"].clone(), out["tags"].clone()),
+            (json!(""), json!([]))
+        );
+        let (_, reason) = x.read("no json here");
+        assert_eq!(
+            reason.as_deref(),
+            Some("the model did not answer with parameters")
+        );
+        let err = node(json!({"parameters": [{"name": "__reason", "type": "string"}]}))
+            .err()
+            .unwrap();
+        assert!(err.contains("reserved"), "{err}");
+        let schema = x.schema();
+        assert_eq!(schema["required"], json!(["city"]));
+        assert_eq!(schema["properties"]["size"]["enum"], json!(["s", "m"]));
+        assert_eq!(schema["properties"]["tags"]["items"]["type"], "string");
     }
 }
