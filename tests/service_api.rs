@@ -196,6 +196,22 @@ async fn conversation_and_message_pagination() {
         (status, body["message"].as_str()),
         (404, Some("First Message Not Exists."))
     );
+    for bad in ["limit=0", "limit=101", "limit=x"] {
+        let (status, body) = status_json(
+            server
+                .get(
+                    &key,
+                    &format!("/v1/messages?user=pager&conversation_id={conv}&{bad}"),
+                )
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_param")),
+            "messages {bad}"
+        );
+    }
     let (status, body) = status_json(
         server
             .get(
@@ -668,6 +684,33 @@ async fn no_bad_input_gets_a_500() {
         format!("/v1/conversations/{foreign_conv}/name"),
         format!("/v1/conversations/{unknown}/name"),
         "/v1/files/upload".to_owned(),
+        "/v1/workflows/run".to_owned(),
+        format!("/v1/workflows/{unknown}/run"),
+        "/v1/workflows/not-a-uuid/run".to_owned(),
+        "/v1/workflows/tasks/t/stop".to_owned(),
+    ];
+    // PUT and DELETE take the same bodies; none names the owner.
+    let other_writes = [
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/conversations/{foreign_conv}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/conversations/{unknown}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/v1/conversations/not-a-uuid".to_owned(),
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/v1/conversations/{foreign_conv}/variables/{unknown}"),
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/v1/conversations/{unknown}/variables/nope"),
+        ),
     ];
     let get_paths = vec![
         "/v1/messages".to_owned(),
@@ -687,10 +730,22 @@ async fn no_bad_input_gets_a_500() {
         "/v1/app/feedbacks?page=0".to_owned(),
         "/v1/app/feedbacks?limit=500".to_owned(),
         "/v1/parameters?user=".to_owned(),
+        "/v1/info".to_owned(),
+        "/v1/meta".to_owned(),
+        "/v1/site".to_owned(),
+        "/v1/workflows/logs?page=0&limit=1000&status=weird&created_at__before=yesterday".to_owned(),
+        format!("/v1/workflows/run/{unknown}"),
+        "/v1/workflows/run/nope".to_owned(),
+        format!("/v1/messages?conversation_id={foreign_conv}&user=owner&limit=0"),
+        format!("/v1/messages?conversation_id={foreign_conv}&user=owner&limit=101"),
     ];
     let mut checked = 0;
     for key in [&chat_key, &completion_key, &workflow_key] {
-        for path in &post_paths {
+        let writes = post_paths
+            .iter()
+            .map(|p| (reqwest::Method::POST, p.clone()))
+            .chain(other_writes.iter().cloned());
+        for (method, path) in writes {
             let mut bodies: Vec<(String, String)> = post_bodies
                 .iter()
                 .map(|(c, b)| (c.to_string(), b.to_string()))
@@ -700,7 +755,7 @@ async fn no_bad_input_gets_a_500() {
             for (ct, body) in bodies {
                 let res = server
                     .client
-                    .post(server.url(path))
+                    .request(method.clone(), server.url(&path))
                     .bearer_auth(key)
                     .header("content-type", ct.clone())
                     .body(body.clone())
@@ -709,10 +764,13 @@ async fn no_bad_input_gets_a_500() {
                     .unwrap();
                 let status = res.status().as_u16();
                 let text = res.text().await.unwrap();
-                assert!(status < 500, "POST {path} [{ct}] {body} → {status} {text}");
+                assert!(
+                    status < 500,
+                    "{method} {path} [{ct}] {body} → {status} {text}"
+                );
                 if status >= 400 {
                     let v: Value = serde_json::from_str(&text)
-                        .unwrap_or_else(|_| panic!("POST {path} {body}: not JSON: {text}"));
+                        .unwrap_or_else(|_| panic!("{method} {path} {body}: not JSON: {text}"));
                     assert!(
                         v["code"].is_string() && v["status"] == status,
                         "{path} {body}: {text}"

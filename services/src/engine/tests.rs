@@ -193,6 +193,34 @@ async fn loops_update_their_variables_and_break() {
     assert_eq!(s.outputs["rounds"], 1);
 }
 
+#[tokio::test]
+async fn grouped_aggregators_and_version_one_assigners() {
+    let graph = r#"
+nodes:
+- {id: s, data: {type: start}}
+- {id: lp, data: {type: loop, start_node_id: lpstart, loop_count: 2, logical_operator: and, break_conditions: [],
+    loop_variables: [{label: log, var_type: "array[string]", value_type: constant, value: "[]"}, {label: last, var_type: string, value_type: constant, value: "x"}]}}
+- {id: lpstart, parentId: lp, data: {type: loop-start}}
+- {id: add, parentId: lp, data: {type: assigner, assigned_variable_selector: [lp, log], write_mode: append, input_variable_selector: [s, word]}}
+- {id: wipe, parentId: lp, data: {type: assigner, assigned_variable_selector: [lp, last], write_mode: clear}}
+- {id: agg, data: {type: variable-aggregator, advanced_settings: {group_enabled: true, groups: [
+    {group_name: words, variables: [[nowhere, x], [lp, log]]}, {group_name: cleared, variables: [[lp, last]]}, {group_name: none, variables: [[nowhere, y]]}]}}}
+- {id: e, data: {type: end, outputs: [{variable: words, value_selector: [agg, words, output]}, {variable: cleared, value_selector: [agg, cleared, output]}, {variable: none, value_selector: [agg, none, output]}]}}
+edges:
+- {source: s, target: lp}
+- {source: lpstart, target: add}
+- {source: add, target: wipe}
+- {source: lp, target: agg}
+- {source: agg, target: e}
+"#;
+    let s = run(graph, json!({"word": "hi"})).await;
+    assert_eq!(s.status, "succeeded", "{:?}", s.error);
+    assert_eq!(
+        s.outputs,
+        json!({"words": ["hi", "hi"], "cleared": "", "none": null})
+    );
+}
+
 const ITERATION: &str = r#"
 nodes:
 - {id: s, data: {type: start}}
