@@ -531,7 +531,7 @@ async fn client_disconnect_stops_the_upstream_and_saves_what_was_generated() {
     let (_, key) = server.app_with_key("01-chat-simple.yml").await;
     upstream.push(Script::Slow(
         "alpha beta gamma delta epsilon zeta eta theta".into(),
-        Duration::from_millis(150),
+        Duration::from_millis(300),
     ));
     let res = server
         .post(
@@ -550,6 +550,12 @@ async fn client_disconnect_stops_the_upstream_and_saves_what_was_generated() {
         }
     }
     drop(stream);
+    // The upstream would take ~1.8 s more to finish; weir hangs up on it at once.
+    let hung_up = common::eventually(Duration::from_millis(1200), || async {
+        (upstream.in_flight() == 0).then_some(())
+    })
+    .await;
+    assert!(hung_up.is_some(), "the upstream stream is still being read");
     let conv = sse::events(&text)[0]["conversation_id"]
         .as_str()
         .unwrap()

@@ -123,6 +123,11 @@ impl FakeUpstream {
         self.state.max_in_flight.load(Ordering::SeqCst)
     }
 
+    /// Chat calls still answering (a dropped stream counts as ended).
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::SeqCst)
+    }
+
     /// Holds every chat call until `n` are in flight at once (proves concurrency).
     pub fn gate(&self, n: usize) {
         *self.state.gate.lock().unwrap() = Some(n);
