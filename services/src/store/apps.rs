@@ -246,7 +246,7 @@ impl Store {
         page: i64,
         limit: i64,
     ) -> Result<(Vec<AppRow>, i64)> {
-        let pattern = name.map(super::datasets::like_pattern);
+        let pattern = name.map(super::query::like_pattern);
         let filter = "workspace_id = $1 AND status = 'normal' \
              AND ($2 IS NULL OR mode = $2) AND ($3 IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\')";
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM apps WHERE {filter}"))

@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::query::Filter;
 use super::{flag, Result, Stmt, Store};
 use crate::util::{new_id, now};
 
@@ -118,16 +119,6 @@ pub struct MetadataFieldRow {
     pub kind: String,
 }
 
-/// The escaped `%…%` pattern of a substring filter.
-pub(crate) fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 impl Store {
     /// Whether a dataset of this name exists in the workspace (other than `except`).
     pub async fn dataset_name_taken(
@@ -190,33 +181,18 @@ impl Store {
         page: i64,
         limit: i64,
     ) -> Result<(Vec<DatasetRow>, i64)> {
-        let mut filter = String::from("workspace_id = $1");
-        let mut params = crate::vals![workspace_id];
-        if let Some(k) = keyword {
-            params.push(like_pattern(k).into());
-            filter.push_str(&format!(
-                " AND LOWER(name) LIKE ${} ESCAPE '\\'",
-                params.len()
-            ));
-        }
-        if !tag_ids.is_empty() {
-            let mut list = Vec::new();
-            for t in tag_ids {
-                params.push(t.into());
-                list.push(format!("${}", params.len()));
-            }
-            filter.push_str(&format!(
-                " AND id IN (SELECT target_id FROM dataset_tag_bindings WHERE tag_id IN ({}))",
-                list.join(", ")
-            ));
-        }
+        let filter = Filter::new("workspace_id = $1", crate::vals![workspace_id])
+            .contains("name", keyword)
+            .any_of(
+                "id IN (SELECT target_id FROM dataset_tag_bindings WHERE tag_id IN ({}))",
+                tag_ids,
+            );
         let (rows, total) = self
             .page_rows(
                 DATASET_COLUMNS,
                 "datasets",
-                &filter,
+                filter,
                 "created_at DESC, id DESC",
-                params,
                 (page, limit),
             )
             .await?;

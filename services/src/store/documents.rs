@@ -4,7 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::write::{bind_all, Val};
+use super::query::Filter;
+use super::write::Val;
 use super::{flag, Backend, Result, Stmt, Store};
 use crate::util::now;
 
@@ -271,38 +272,6 @@ const AVAILABLE: &str = "d.indexing_status = 'completed' AND d.enabled = 1 AND d
     AND s.status = 'completed' AND s.enabled = 1";
 
 impl Store {
-    /// A page of `SELECT {columns} FROM {table} WHERE {filter} ORDER BY {order}` and the
-    /// total count of the filter (`params` bind the filter's `$n`; `(page, limit)` picks the
-    /// page).
-    pub(crate) async fn page_rows(
-        &self,
-        columns: &str,
-        table: &str,
-        filter: &str,
-        order: &str,
-        mut params: Vec<Val>,
-        (page, limit): (i64, i64),
-    ) -> Result<(Vec<AnyRow>, i64)> {
-        let total: i64 = bind_all(
-            sqlx::query(&format!("SELECT COUNT(*) FROM {table} WHERE {filter}")),
-            &params,
-        )
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
-        let sql = format!(
-            "SELECT {columns} FROM {table} WHERE {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
-            params.len() + 1,
-            params.len() + 2
-        );
-        params.push(limit.into());
-        params.push(((page - 1) * limit).into());
-        let rows = bind_all(sqlx::query(&sql), &params)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok((rows, total))
-    }
-
     /// The statement that stores a document (insert or full update).
     pub fn save_document_stmt(d: &DocumentRow) -> Stmt {
         Stmt::new(
@@ -408,34 +377,26 @@ impl Store {
         page: i64,
         limit: i64,
     ) -> Result<(Vec<DocumentRow>, i64)> {
-        let mut filter = String::from("dataset_id = $1");
-        let mut params = crate::vals![dataset_id];
-        if let Some(k) = keyword {
-            params.push(super::datasets::like_pattern(k).into());
-            filter.push_str(&format!(
-                " AND LOWER(name) LIKE ${} ESCAPE '\\'",
-                params.len()
-            ));
-        }
+        let mut filter =
+            Filter::new("dataset_id = $1", crate::vals![dataset_id]).contains("name", keyword);
         if let Some(s) = display_status {
-            filter.push_str(match s {
-                "queuing" => " AND indexing_status = 'waiting'",
-                "indexing" => " AND indexing_status IN ('parsing', 'cleaning', 'splitting', 'indexing') AND is_paused = 0",
-                "paused" => " AND is_paused = 1 AND indexing_status NOT IN ('completed', 'error', 'waiting')",
-                "error" => " AND indexing_status = 'error'",
-                "available" => " AND indexing_status = 'completed' AND archived = 0 AND enabled = 1",
-                "disabled" => " AND indexing_status = 'completed' AND archived = 0 AND enabled = 0",
-                "archived" => " AND indexing_status = 'completed' AND archived = 1",
-                _ => " AND 1 = 0",
+            filter = filter.and(match s {
+                "queuing" => "indexing_status = 'waiting'",
+                "indexing" => "indexing_status IN ('parsing', 'cleaning', 'splitting', 'indexing') AND is_paused = 0",
+                "paused" => "is_paused = 1 AND indexing_status NOT IN ('completed', 'error', 'waiting')",
+                "error" => "indexing_status = 'error'",
+                "available" => "indexing_status = 'completed' AND archived = 0 AND enabled = 1",
+                "disabled" => "indexing_status = 'completed' AND archived = 0 AND enabled = 0",
+                "archived" => "indexing_status = 'completed' AND archived = 1",
+                _ => "1 = 0",
             });
         }
         let (rows, total) = self
             .page_rows(
                 DOCUMENT_COLUMNS,
                 "documents",
-                &filter,
+                filter,
                 "created_at DESC, position DESC",
-                params,
                 (page, limit),
             )
             .await?;
@@ -582,30 +543,18 @@ impl Store {
         page: i64,
         limit: i64,
     ) -> Result<(Vec<SegmentRow>, i64)> {
-        let mut filter = String::from("document_id = $1 AND status <> 're_segment'");
-        let mut params = crate::vals![document_id];
-        if !statuses.is_empty() {
-            let mut list = Vec::new();
-            for s in statuses {
-                params.push(s.into());
-                list.push(format!("${}", params.len()));
-            }
-            filter.push_str(&format!(" AND status IN ({})", list.join(", ")));
-        }
-        if let Some(k) = keyword {
-            params.push(super::datasets::like_pattern(k).into());
-            filter.push_str(&format!(
-                " AND LOWER(content) LIKE ${} ESCAPE '\\'",
-                params.len()
-            ));
-        }
+        let filter = Filter::new(
+            "document_id = $1 AND status <> 're_segment'",
+            crate::vals![document_id],
+        )
+        .any_of("status IN ({})", statuses)
+        .contains("content", keyword);
         let (rows, total) = self
             .page_rows(
                 SEGMENT_COLUMNS,
                 "segments",
-                &filter,
+                filter,
                 "position, id",
-                params,
                 (page, limit),
             )
             .await?;
@@ -629,22 +578,9 @@ impl Store {
 
     /// Segments by id, in no particular order.
     pub async fn segments_by_ids(&self, ids: &[String]) -> Result<Vec<SegmentRow>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(200) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let params: Vec<Val> = chunk.iter().map(Val::from).collect();
-            let sql = format!(
-                "SELECT {SEGMENT_COLUMNS} FROM segments WHERE id IN ({})",
-                list.join(", ")
-            );
-            let rows = bind_all(sqlx::query(&sql), &params)
-                .fetch_all(&self.pool)
-                .await?;
-            for r in &rows {
-                out.push(segment_row(r)?);
-            }
-        }
-        Ok(out)
+        let sql = format!("SELECT {SEGMENT_COLUMNS} FROM segments WHERE id IN ({{}})");
+        let rows = self.rows_in(&sql, ids).await?;
+        Ok(rows.iter().map(segment_row).collect::<sqlx::Result<_>>()?)
     }
 
     /// The next segment position of a document.
@@ -657,27 +593,13 @@ impl Store {
         Ok(max.unwrap_or(0) + 1)
     }
 
-    /// The child chunks of segments, by position.
+    /// The child chunks of segments, by position within each batch of segments.
     pub async fn child_chunks_of(&self, segment_ids: &[String]) -> Result<Vec<ChildChunkRow>> {
-        let mut out = Vec::new();
-        for chunk in segment_ids.chunks(200) {
-            if chunk.is_empty() {
-                continue;
-            }
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let params: Vec<Val> = chunk.iter().map(Val::from).collect();
-            let sql = format!(
-                "SELECT {CHILD_COLUMNS} FROM child_chunks WHERE segment_id IN ({}) ORDER BY position, id",
-                list.join(", ")
-            );
-            let rows = bind_all(sqlx::query(&sql), &params)
-                .fetch_all(&self.pool)
-                .await?;
-            for r in &rows {
-                out.push(child_row(r)?);
-            }
-        }
-        Ok(out)
+        let sql = format!(
+            "SELECT {CHILD_COLUMNS} FROM child_chunks WHERE segment_id IN ({{}}) ORDER BY position, id"
+        );
+        let rows = self.rows_in(&sql, segment_ids).await?;
+        Ok(rows.iter().map(child_row).collect::<sqlx::Result<_>>()?)
     }
 
     /// A page of a segment's child chunks, optionally by content substring.
@@ -688,22 +610,14 @@ impl Store {
         page: i64,
         limit: i64,
     ) -> Result<(Vec<ChildChunkRow>, i64)> {
-        let mut filter = String::from("segment_id = $1");
-        let mut params = crate::vals![segment_id];
-        if let Some(k) = keyword {
-            params.push(super::datasets::like_pattern(k).into());
-            filter.push_str(&format!(
-                " AND LOWER(content) LIKE ${} ESCAPE '\\'",
-                params.len()
-            ));
-        }
+        let filter =
+            Filter::new("segment_id = $1", crate::vals![segment_id]).contains("content", keyword);
         let (rows, total) = self
             .page_rows(
                 CHILD_COLUMNS,
                 "child_chunks",
-                &filter,
+                filter,
                 "position, id",
-                params,
                 (page, limit),
             )
             .await?;

@@ -11,6 +11,7 @@ mod documents;
 mod end_users;
 mod files;
 mod messages;
+mod query;
 mod runs;
 pub mod scratch;
 pub mod write;
