@@ -80,6 +80,18 @@ pub struct NodeOutput {
 }
 
 impl NodeOutput {
+    /// With a model call's usage: its `execution_metadata`, token count and usage.
+    pub fn with_usage(self, usage: crate::providers::Usage) -> Self {
+        NodeOutput {
+            metadata: Some(
+                serde_json::json!({"total_tokens": usage.total_tokens, "total_price": usage.total_price, "currency": usage.currency}),
+            ),
+            tokens: usage.total_tokens,
+            usage: Some(usage),
+            ..self
+        }
+    }
+
     /// Outputs only.
     pub fn outputs(outputs: Map<String, Value>) -> Self {
         NodeOutput {

@@ -41,14 +41,18 @@ impl Pool {
         cur
     }
 
-    /// Sets one variable.
-    pub fn set(&self, node: &str, var: &str, value: Value) {
-        let layer = if ROOT_PREFIXES.contains(&node) {
+    /// The pool that holds `node`'s variables: the root for run-wide prefixes.
+    fn layer_of(&self, node: &str) -> &Pool {
+        if ROOT_PREFIXES.contains(&node) {
             self.root()
         } else {
             self
-        };
-        layer
+        }
+    }
+
+    /// Sets one variable.
+    pub fn set(&self, node: &str, var: &str, value: Value) {
+        self.layer_of(node)
             .vars
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -106,12 +110,7 @@ impl Pool {
 
     /// All variables under a prefix (e.g. `conversation`).
     pub fn all(&self, node: &str) -> Map<String, Value> {
-        let layer = if ROOT_PREFIXES.contains(&node) {
-            self.root()
-        } else {
-            self
-        };
-        layer
+        self.layer_of(node)
             .vars
             .read()
             .unwrap_or_else(|p| p.into_inner())

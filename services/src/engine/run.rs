@@ -49,30 +49,10 @@ pub enum GraphOutcome {
     Stopped,
 }
 
-/// Everything a run shares across its nodes.
+/// Everything a run shares across its nodes: its setup (read through `Deref`) and the
+/// state the run accumulates.
 pub struct RunCtx {
-    /// Handles to the domain (providers, tools, store, settings).
-    pub state: AppState,
-    /// The workflow.
-    pub workflow: Arc<Workflow>,
-    /// Chatflow (advanced-chat) or workflow.
-    pub chatflow: bool,
-    /// App.
-    pub app_id: String,
-    /// This run's id.
-    pub run_id: String,
-    /// The caller's end user.
-    pub end_user_id: String,
-    /// Conversation (chatflows).
-    pub conversation_id: Option<String>,
-    /// Earlier turns of the conversation, oldest first (LLM memory).
-    pub history: Vec<(String, String)>,
-    /// The validated start inputs.
-    pub inputs: Map<String, Value>,
-    /// Where events go.
-    pub sink: Arc<dyn EventSink>,
-    /// Stop flag.
-    pub stop: Arc<StopFlag>,
+    setup: RunSetup,
     /// When the run is stopped anyway.
     pub deadline: tokio::time::Instant,
     counter: AtomicU32,
@@ -116,30 +96,38 @@ pub struct RunSummary {
     pub finished_at: i64,
 }
 
-/// The parts of a run that are not ids.
+/// What a run is given: its app, workflow, caller and inputs.
 pub struct RunSetup {
-    /// Handles.
+    /// Handles to the domain (providers, tools, store, settings).
     pub state: AppState,
-    /// Workflow.
+    /// The workflow.
     pub workflow: Arc<Workflow>,
-    /// Chatflow or not.
+    /// Chatflow (advanced-chat) or workflow.
     pub chatflow: bool,
-    /// App id.
+    /// App.
     pub app_id: String,
-    /// Run id.
+    /// This run's id.
     pub run_id: String,
-    /// End user id.
+    /// The caller's end user.
     pub end_user_id: String,
-    /// Conversation.
+    /// Conversation (chatflows).
     pub conversation_id: Option<String>,
-    /// Memory.
+    /// Earlier turns of the conversation, oldest first (LLM memory).
     pub history: Vec<(String, String)>,
-    /// Validated start inputs.
+    /// The validated start inputs.
     pub inputs: Map<String, Value>,
-    /// Sink.
+    /// Where events go.
     pub sink: Arc<dyn EventSink>,
     /// Stop flag.
     pub stop: Arc<StopFlag>,
+}
+
+impl std::ops::Deref for RunCtx {
+    type Target = RunSetup;
+
+    fn deref(&self) -> &RunSetup {
+        &self.setup
+    }
 }
 
 impl RunCtx {
@@ -148,17 +136,7 @@ impl RunCtx {
         let deadline = tokio::time::Instant::now()
             + std::time::Duration::from_secs(s.state.settings().limits.max_execution_s);
         Arc::new(RunCtx {
-            state: s.state,
-            workflow: s.workflow,
-            chatflow: s.chatflow,
-            app_id: s.app_id,
-            run_id: s.run_id,
-            end_user_id: s.end_user_id,
-            conversation_id: s.conversation_id,
-            history: s.history,
-            inputs: s.inputs,
-            sink: s.sink,
-            stop: s.stop,
+            setup: s,
             deadline,
             counter: AtomicU32::new(0),
             records: Mutex::new(Vec::new()),

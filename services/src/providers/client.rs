@@ -13,6 +13,7 @@ use super::types::{ChatRequest, LlmEvent, LlmOutput, LlmStream};
 use super::usage::{Pricing, Usage};
 use super::ProviderError;
 use crate::settings::ProviderSettings;
+use crate::util::error_chain;
 
 /// Default connect timeout.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -487,17 +488,6 @@ fn finish_usage(
 /// A rough token count (4 characters per token) for upstreams that report none.
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        cur = e.source();
-    }
-    out
 }
 
 #[cfg(test)]

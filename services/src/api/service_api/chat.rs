@@ -188,27 +188,51 @@ pub async fn chat_turn(
     body: Map<String, Value>,
     surface: Surface,
 ) -> HandlerResult {
-    let query = required_query(&body)?;
-    let raw_inputs = inputs_object(&body)?;
-    let stream = streaming(&body)?;
-    let conversation_id = conversation_id(&body)?;
-    let file_maps = files_list(&body)?;
-    let auto_name = bool_field(&body, "auto_generate_name", true)?;
-
-    let conversation = open_conversation(&state, &app, &user, conversation_id.as_deref()).await?;
+    let b = ChatBody::parse(&body)?;
+    let conversation = open_conversation(&state, &app, &user, b.conversation_id.as_deref()).await?;
     generate(
         state,
         app,
         user,
-        query,
-        raw_inputs,
+        b.query,
+        b.inputs,
         conversation,
-        file_maps,
-        auto_name,
-        stream,
+        b.files,
+        b.auto_generate_name,
+        b.stream,
         surface,
     )
     .await
+}
+
+/// The checked fields of a chat turn's body, shared by chat and chatflow apps.
+pub struct ChatBody {
+    /// `query`, required and non-empty.
+    pub query: String,
+    /// `inputs`, as sent.
+    pub inputs: Map<String, Value>,
+    /// `response_mode` is `streaming`.
+    pub stream: bool,
+    /// `conversation_id`, canonical, when given.
+    pub conversation_id: Option<String>,
+    /// `files`, as sent.
+    pub files: Vec<Value>,
+    /// `auto_generate_name` (default true).
+    pub auto_generate_name: bool,
+}
+
+impl ChatBody {
+    /// Reads and checks the fields in turn; the first bad one is the error.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ServiceError> {
+        Ok(ChatBody {
+            query: required_query(body)?,
+            inputs: inputs_object(body)?,
+            stream: streaming(body)?,
+            conversation_id: conversation_id(body)?,
+            files: files_list(body)?,
+            auto_generate_name: bool_field(body, "auto_generate_name", true)?,
+        })
+    }
 }
 
 async fn completion_messages(state: AppState, req: Request<Body>) -> HandlerResult {

@@ -8,8 +8,7 @@ use serde_json::{json, Map, Value};
 use weir_layers::{body, AuthKind, Body, BoxError, RouteMeta, Surface};
 
 use super::chat::{
-    blocking_json, body_user, bool_field, conversation_id, files_list, inputs_object,
-    open_conversation, required_query, streaming,
+    blocking_json, body_user, files_list, inputs_object, open_conversation, streaming, ChatBody,
 };
 use crate::api::context::{current_app, end_user, int_param, required_user};
 use crate::api::request::{json_object, path_param, query_pairs, query_param, user_string};
@@ -284,12 +283,14 @@ pub async fn advanced_chat(
     body: Map<String, Value>,
     surface: Surface,
 ) -> HandlerResult {
-    let query = required_query(&body)?;
-    let raw = inputs_object(&body)?;
-    let stream = streaming(&body)?;
-    let conv_id = conversation_id(&body)?;
-    let maps = files_list(&body)?;
-    let auto_name = bool_field(&body, "auto_generate_name", true)?;
+    let ChatBody {
+        query,
+        inputs: raw,
+        stream,
+        conversation_id: conv_id,
+        files: maps,
+        auto_generate_name: auto_name,
+    } = ChatBody::parse(&body)?;
     let pinned = match body.get("workflow_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,

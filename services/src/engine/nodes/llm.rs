@@ -355,13 +355,9 @@ impl Node for Llm {
                 process_data: json!({"model_mode": self.model.mode, "prompts": prompts, "usage": usage,
                     "finish_reason": finish, "model_provider": self.model.provider, "model_name": self.model.name}),
                 outputs,
-                metadata: Some(
-                    json!({"total_tokens": out.usage.total_tokens, "total_price": out.usage.total_price, "currency": out.usage.currency}),
-                ),
-                tokens: out.usage.total_tokens,
-                usage: Some(out.usage),
-                handle: None,
-            })
+                ..Default::default()
+            }
+            .with_usage(out.usage))
         })
     }
 }

@@ -201,13 +201,9 @@ impl Node for Extractor {
                 inputs,
                 process_data: json!({"usage": usage, "llm_text": out.text, "function": out.tool_calls.first().map(|c| c.arguments.clone())}),
                 outputs,
-                metadata: Some(
-                    json!({"total_tokens": out.usage.total_tokens, "total_price": out.usage.total_price, "currency": out.usage.currency}),
-                ),
-                tokens: out.usage.total_tokens,
-                usage: Some(out.usage),
-                handle: None,
-            })
+                ..Default::default()
+            }
+            .with_usage(out.usage))
         })
     }
 }

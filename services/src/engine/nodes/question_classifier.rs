@@ -132,12 +132,9 @@ impl Node for Classifier {
                     "usage": usage, "finish_reason": out.finish_reason, "model_provider": self.model.provider, "model_name": self.model.name}),
                 outputs,
                 handle: Some(id),
-                metadata: Some(
-                    json!({"total_tokens": out.usage.total_tokens, "total_price": out.usage.total_price, "currency": out.usage.currency}),
-                ),
-                tokens: out.usage.total_tokens,
-                usage: Some(out.usage),
-            })
+                ..Default::default()
+            }
+            .with_usage(out.usage))
         })
     }
 }
