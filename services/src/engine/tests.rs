@@ -1,6 +1,6 @@
 //! Engine semantics on small graphs (no model calls): branches and joins, skips, error
 //! strategies, retries, aggregators, loops with assigners, iteration error modes, list
-//! operations and tools.
+//! operations, tools and document extraction.
 
 use std::sync::Arc;
 
@@ -31,11 +31,16 @@ async fn state() -> (AppState, ScratchDb) {
 
 /// Runs a graph given as YAML (nodes and edges) with these inputs.
 async fn run(graph_yaml: &str, inputs: Value) -> RunSummary {
+    let (state, _db) = state().await;
+    run_in(state, graph_yaml, inputs).await
+}
+
+/// Runs a graph on a state the test has prepared.
+async fn run_in(state: AppState, graph_yaml: &str, inputs: Value) -> RunSummary {
     let graph: Value =
         serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(graph_yaml).unwrap())
             .unwrap();
     let wf = Arc::new(Workflow::compile("wf", &graph, &json!([]), &json!([])).unwrap());
-    let (state, _db) = state().await;
     let ctx = RunCtx::new(RunSetup {
         state,
         workflow: wf,
@@ -283,6 +288,86 @@ edges:
         s.outputs,
         json!({"r": [5, 4], "first": 5, "wd": "January 1, 2024 is Monday."})
     );
+}
+
+#[tokio::test]
+async fn document_extractor_reads_stored_files_and_fails_cleanly() {
+    let (state, _db) = state().await;
+    let workspace_id = state.store().default_workspace_id().await.unwrap();
+    let mut ids = Vec::new();
+    for (i, text) in ["first file", "second file"].iter().enumerate() {
+        let key = format!("upload/doc-{i}.txt");
+        let path = state.settings().data_dir.join(&key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        let id = crate::util::new_id();
+        state
+            .store()
+            .insert_upload_file(&crate::store::UploadFileRow {
+                id: id.clone(),
+                workspace_id: workspace_id.clone(),
+                app_id: None,
+                name: format!("doc-{i}.txt"),
+                size: text.len() as i64,
+                extension: "txt".into(),
+                mime_type: "text/plain".into(),
+                storage_key: key,
+                created_by: "user".into(),
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let file = |id: &str| {
+        json!({"dify_model_identity": "__dify__file__", "related_id": id, "extension": ".txt",
+            "mime_type": "text/plain", "transfer_method": "local_file"})
+    };
+    let graph = r#"
+nodes:
+- {id: s, data: {type: start}}
+- {id: x, data: {type: document-extractor, variable_selector: [s, f] STRATEGY}}
+- {id: e, data: {type: end, outputs: [{variable: text, value_selector: [x, text]}, {variable: why, value_selector: [x, error_message]}]}}
+edges:
+- {source: s, target: x}
+- {source: x, target: e}
+"#;
+    let plain = graph.replace(" STRATEGY", "");
+    let s = run_in(state.clone(), &plain, json!({"f": file(&ids[0])})).await;
+    assert_eq!(s.status, "succeeded", "{:?}", s.error);
+    assert_eq!(s.outputs["text"], "first file");
+    let s = run_in(
+        state.clone(),
+        &plain,
+        json!({"f": [file(&ids[0]), file(&ids[1])]}),
+    )
+    .await;
+    assert_eq!(s.outputs["text"], json!(["first file", "second file"]));
+
+    for (input, reason) in [
+        (json!({}), "no file to extract"),
+        (json!({"f": "plain text"}), "not a file"),
+        (
+            json!({"f": file("00000000-0000-4000-8000-000000000000")}),
+            "the file no longer exists",
+        ),
+    ] {
+        let s = run_in(state.clone(), &plain, input.clone()).await;
+        assert_eq!(s.status, "failed", "{input}");
+        assert!(
+            s.error.as_deref().unwrap_or("").contains(reason),
+            "{input}: {:?}",
+            s.error
+        );
+        let with_default = graph.replace(
+            "STRATEGY",
+            ", error_strategy: default-value, default_value: [{key: text, type: string, value: none}]",
+        );
+        let s = run_in(state.clone(), &with_default, input).await;
+        assert_eq!(s.status, "partial-succeeded");
+        assert_eq!(s.outputs["text"], "none");
+        assert!(s.outputs["why"].as_str().unwrap().contains(reason));
+    }
 }
 
 #[test]
