@@ -123,6 +123,8 @@ pub struct CodeSettings {
     pub sandbox_endpoint: String,
     /// Its API key (`X-Api-Key`).
     pub sandbox_api_key: String,
+    /// Run local Python even where the kernel cannot isolate it (no Landlock or seccomp).
+    pub allow_unisolated: bool,
 }
 
 impl Default for CodeSettings {
@@ -133,6 +135,7 @@ impl Default for CodeSettings {
             memory_mb: 256,
             sandbox_endpoint: String::new(),
             sandbox_api_key: String::new(),
+            allow_unisolated: false,
         }
     }
 }

@@ -39,6 +39,7 @@ struct Inner {
     hub: Arc<crate::runtime::hub::RunHub>,
     pending_imports: crate::apps::PendingImports,
     knowledge: crate::knowledge::Knowledge,
+    code: crate::engine::sandbox::CodeRunner,
 }
 
 /// The key that signs file URLs: the configured one, else a random one kept in the data
@@ -75,6 +76,7 @@ impl AppState {
         let providers = Providers::new(&settings.providers, metrics.clone());
         let tools = ToolRegistry::new(&settings);
         let file_secret = file_secret(&settings);
+        let code = crate::engine::sandbox::CodeRunner::new(&settings.code);
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -90,6 +92,7 @@ impl AppState {
                 hub: Arc::default(),
                 pending_imports: Default::default(),
                 knowledge: Default::default(),
+                code,
             }),
         }
     }
@@ -122,6 +125,11 @@ impl AppState {
     /// The tools.
     pub fn tools(&self) -> &ToolRegistry {
         &self.inner.tools
+    }
+
+    /// Runs the code of `code` nodes.
+    pub fn code(&self) -> &crate::engine::sandbox::CodeRunner {
+        &self.inner.code
     }
 
     /// The key that signs file URLs.

@@ -6,7 +6,7 @@ use weir_layers::BoxFuture;
 
 use super::variable_list;
 use crate::engine::graph::NodeDef;
-use crate::engine::sandbox::{self, Language};
+use crate::engine::sandbox::Language;
 use crate::engine::value::type_name;
 use crate::engine::{Node, NodeCx, NodeError, NodeOutput};
 
@@ -146,14 +146,13 @@ impl Node for Code {
             let fail = |m: String| {
                 NodeError::new(CODE_ERROR, m).with_inputs(Value::Object(inputs.clone()))
             };
-            let result = sandbox::run(
-                &cx.run.state.settings().code,
-                self.language,
-                &self.code,
-                &inputs,
-            )
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+            let result = cx
+                .run
+                .state
+                .code()
+                .run(self.language, &self.code, &inputs)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
             let Value::Object(result) = result else {
                 return Err(fail("main must return an object".into()));
             };

@@ -97,4 +97,13 @@ mod tests {
             Err(CodeError::Failed(_))
         ));
     }
+
+    #[test]
+    fn deep_recursion_hits_the_stack_limit() {
+        let deep = "function f(n) { return f(n + 1) + 1; } function main() { return {v: f(0)}; }";
+        match js(deep, json!({})) {
+            Err(CodeError::Failed(m)) => assert!(m.contains("stack"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

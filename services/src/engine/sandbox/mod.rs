@@ -1,11 +1,10 @@
-//! Running code of `code` nodes: Python 3 in a sandboxed child process (rlimits on memory,
-//! CPU time, file size; a seccomp filter that refuses sockets; a wall-clock kill),
-//! JavaScript in embedded QuickJS (memory limit, interrupt on deadline), or Dify's sandbox
-//! service over HTTP when configured. Each takes `main`'s arguments as a JSON object and
-//! returns what `main` returned.
+//! Running code of `code` nodes: Python 3 in an isolated child process (see [`python`]),
+//! JavaScript in embedded QuickJS (memory, stack and time limits), or Dify's sandbox service
+//! over HTTP when configured. Each takes `main`'s arguments as a JSON object and returns
+//! what `main` returned.
 
 mod javascript;
-mod python;
+pub mod python;
 mod remote;
 
 use std::time::Duration;
@@ -46,30 +45,59 @@ pub enum CodeError {
     /// It raised an error (the text of the error).
     #[error("{0}")]
     Failed(String),
-    /// The sandbox itself failed.
+    /// It wrote more than the cap (bytes) to its output.
+    #[error("code execution printed too much output (limit {0} bytes)")]
+    OutputTooLarge(usize),
+    /// The sandbox itself failed, or refuses to run.
     #[error("sandbox error: {0}")]
     Sandbox(String),
 }
 
-/// Runs `main(**inputs)` (Python) or `main(inputs)` (JavaScript).
-pub async fn run(
-    settings: &CodeSettings,
-    language: Language,
-    code: &str,
-    inputs: &Map<String, Value>,
-) -> Result<Value, CodeError> {
-    let timeout = Duration::from_secs(settings.timeout_s.max(1));
-    if !settings.sandbox_endpoint.is_empty() {
-        return remote::run(settings, language, code, inputs, timeout).await;
+/// Runs code of `code` nodes as configured (`[code]`): decided once at startup.
+#[derive(Clone, Debug)]
+pub struct CodeRunner {
+    settings: CodeSettings,
+    python: python::PythonSandbox,
+}
+
+impl CodeRunner {
+    /// Probes the local Python interpreter and the kernel's isolation (skipped when a
+    /// sandbox service is configured).
+    pub fn new(settings: &CodeSettings) -> Self {
+        let python = if settings.sandbox_endpoint.is_empty() {
+            python::PythonSandbox::new(settings)
+        } else {
+            python::PythonSandbox::remote_only()
+        };
+        CodeRunner {
+            settings: settings.clone(),
+            python,
+        }
     }
-    match language {
-        Language::Python3 => python::run(settings, code, inputs, timeout).await,
-        Language::JavaScript => {
-            let (code, inputs) = (code.to_owned(), inputs.clone());
-            let memory = settings.memory_mb;
-            tokio::task::spawn_blocking(move || javascript::run(&code, &inputs, timeout, memory))
+
+    /// Runs `main(**inputs)` (Python) or `main(inputs)` (JavaScript).
+    pub async fn run(
+        &self,
+        language: Language,
+        code: &str,
+        inputs: &Map<String, Value>,
+    ) -> Result<Value, CodeError> {
+        let settings = &self.settings;
+        let timeout = Duration::from_secs(settings.timeout_s.max(1));
+        if !settings.sandbox_endpoint.is_empty() {
+            return remote::run(settings, language, code, inputs, timeout).await;
+        }
+        match language {
+            Language::Python3 => self.python.run(settings, code, inputs, timeout).await,
+            Language::JavaScript => {
+                let (code, inputs) = (code.to_owned(), inputs.clone());
+                let memory = settings.memory_mb;
+                tokio::task::spawn_blocking(move || {
+                    javascript::run(&code, &inputs, timeout, memory)
+                })
                 .await
                 .map_err(|e| CodeError::Sandbox(e.to_string()))?
+            }
         }
     }
 }
