@@ -76,6 +76,7 @@ async fn measure(state: &AppState, graph: &Value, runs: usize) -> (f64, usize) {
             conversation_id: None,
             history: Vec::new(),
             inputs: inputs.clone(),
+            files: Default::default(),
             sink: Arc::new(NoEvents),
             stop: Arc::new(StopFlag::default()),
         });

@@ -146,6 +146,8 @@ impl Config {
             .map_err(|e| {
                 ConfigError::Invalid(format!("limits.openapi_rate_limit_per_token: {e}"))
             })?;
+        weir_services::net::Outbound::new(&config.services.network)
+            .map_err(ConfigError::Invalid)?;
         Ok(config)
     }
 }

@@ -916,7 +916,7 @@ async fn code_nodes_fail_cleanly_and_the_server_is_unharmed() {
     for (code, lang, reason) in [
         ("def main():\n    while True:\n        pass\n", "python3", "timed out"),
         ("def main():\n    x = 'a' * (4 * 1024 * 1024 * 1024)\n    return {'out': x}\n", "python3", "out of memory"),
-        ("import urllib.request\ndef main():\n    return {'out': urllib.request.urlopen('http://127.0.0.1:9').read().decode()}\n", "python3", "Permission"),
+        ("import urllib.request\ndef main():\n    return {'out': urllib.request.urlopen('http://127.0.0.1:9').read().decode()}\n", "python3", "not permitted"),
         ("function main() { while (true) {} }", "javascript", "timed out"),
     ] {
         let dsl = format!(

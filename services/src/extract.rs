@@ -1,7 +1,13 @@
 //! Text extraction from documents: plain text and markup as text, HTML without its tags,
 //! PDF through `pdf-extract`, DOCX by reading its `word/document.xml`.
+//!
+//! Documents come from outside, so every read is bounded: ZIP containers are checked for
+//! bombs (declared sizes, compression ratio, entry count) before inflating and inflate no
+//! more than [`MAX_INFLATED_BYTES`]; extraction runs off the async threads, with panics
+//! caught and a deadline ([`extract_off_thread`]).
 
 use std::io::Read;
+use std::time::Duration;
 
 /// Why a document could not be read.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -12,6 +18,64 @@ pub enum ExtractError {
     /// The document is damaged.
     #[error("cannot read the {0} document: {1}")]
     Damaged(&'static str, String),
+    /// The document inflates past the limits (a decompression bomb).
+    #[error("the {0} document is too large when decompressed (limit {MAX_INFLATED_BYTES} bytes, ratio {MAX_RATIO})")]
+    TooLarge(&'static str),
+    /// Extraction took longer than [`EXTRACT_TIMEOUT`].
+    #[error("reading the document took too long")]
+    TimedOut,
+}
+
+/// Most bytes a ZIP container may inflate to.
+pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
+/// Highest compression ratio of a ZIP entry larger than 1 MiB.
+pub const MAX_RATIO: u64 = 200;
+/// Most entries of a ZIP container.
+pub const MAX_ENTRIES: usize = 10_000;
+/// Longest extraction of one document.
+pub const EXTRACT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Refuses a ZIP container (DOCX, XLSX, ZIP) that would inflate past the limits, from its
+/// central directory alone. Not a ZIP: damaged.
+pub fn check_archive(bytes: &[u8], kind: &'static str) -> Result<(), ExtractError> {
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| ExtractError::Damaged(kind, e.to_string()))?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(ExtractError::TooLarge(kind));
+    }
+    let mut archive = archive;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| ExtractError::Damaged(kind, e.to_string()))?;
+        let (size, packed) = (entry.size(), entry.compressed_size().max(1));
+        total = total.saturating_add(size);
+        if total > MAX_INFLATED_BYTES || (size > 1024 * 1024 && size / packed > MAX_RATIO) {
+            return Err(ExtractError::TooLarge(kind));
+        }
+    }
+    Ok(())
+}
+
+/// [`extract`] on the blocking pool: a panic in a parser is an error, and a document that
+/// takes longer than [`EXTRACT_TIMEOUT`] is refused (its thread finishes on its own).
+pub async fn extract_off_thread(
+    bytes: bytes::Bytes,
+    extension: String,
+    mime: String,
+) -> Result<String, ExtractError> {
+    let work = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(|| extract(&bytes, &extension, &mime))
+    });
+    match tokio::time::timeout(EXTRACT_TIMEOUT, work).await {
+        Err(_) => Err(ExtractError::TimedOut),
+        Ok(Ok(Ok(result))) => result,
+        Ok(_) => Err(ExtractError::Damaged(
+            "document",
+            "the parser failed on it".into(),
+        )),
+    }
 }
 
 /// Extensions whose text can be extracted.
@@ -127,16 +191,28 @@ pub fn html_text(html: &str) -> String {
     lines.join("\n")
 }
 
-fn docx_text(bytes: &[u8]) -> Result<String, ExtractError> {
-    let damaged = |e: String| ExtractError::Damaged("docx", e);
+/// One entry of a checked ZIP container, inflated up to [`MAX_INFLATED_BYTES`] whatever
+/// its header claims.
+fn zip_entry(bytes: &[u8], name: &str, kind: &'static str) -> Result<String, ExtractError> {
+    check_archive(bytes, kind)?;
+    let damaged = |e: String| ExtractError::Damaged(kind, e);
     let mut archive =
         zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| damaged(e.to_string()))?;
-    let mut xml = String::new();
-    archive
-        .by_name("word/document.xml")
-        .map_err(|e| damaged(e.to_string()))?
-        .read_to_string(&mut xml)
+    let entry = archive.by_name(name).map_err(|e| damaged(e.to_string()))?;
+    let mut raw = Vec::new();
+    entry
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut raw)
         .map_err(|e| damaged(e.to_string()))?;
+    if raw.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(ExtractError::TooLarge(kind));
+    }
+    String::from_utf8(raw).map_err(|e| damaged(e.to_string()))
+}
+
+fn docx_text(bytes: &[u8]) -> Result<String, ExtractError> {
+    let damaged = |e: String| ExtractError::Damaged("docx", e);
+    let xml = zip_entry(bytes, "word/document.xml", "docx")?;
     let mut reader = quick_xml::Reader::from_str(&xml);
     let mut out = String::new();
     let mut in_text = false;
@@ -282,5 +358,56 @@ mod tests {
             extract(b"%PDF-1.4 garbage", "pdf", ""),
             Err(ExtractError::Damaged(..))
         ));
+    }
+
+    /// A ZIP of about 1 KB: one entry of 1 MiB of zeros whose headers claim `declared`
+    /// bytes (a bomb's central directory).
+    pub(crate) fn bomb(declared: u32, name: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file(name, opts).unwrap();
+        zip.write_all(&vec![0u8; 1024 * 1024]).unwrap();
+        zip.finish().unwrap();
+        let mut bytes = buf.into_inner();
+        // Uncompressed size: offset 22 of the local header, 24 of the central one.
+        let patch = |bytes: &mut Vec<u8>, sig: &[u8; 4], offset: usize| {
+            let at = bytes.windows(4).position(|w| w == sig).unwrap() + offset;
+            bytes[at..at + 4].copy_from_slice(&declared.to_le_bytes());
+        };
+        patch(&mut bytes, b"PK\x03\x04", 22);
+        patch(&mut bytes, b"PK\x01\x02", 24);
+        bytes
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused_before_inflating() {
+        let bytes = bomb(1 << 30, "word/document.xml");
+        assert!(bytes.len() < 4096, "{}", bytes.len());
+        assert_eq!(
+            extract(&bytes, "docx", ""),
+            Err(ExtractError::TooLarge("docx"))
+        );
+        assert_eq!(
+            check_archive(&bytes, "zip"),
+            Err(ExtractError::TooLarge("zip"))
+        );
+        assert!(check_archive(&docx_fixture(&["fine"]), "docx").is_ok());
+    }
+
+    #[tokio::test]
+    async fn extraction_off_thread_survives_parser_panics() {
+        let text = extract_off_thread(bytes::Bytes::from_static(b"plain"), "txt".into(), "".into())
+            .await
+            .unwrap();
+        assert_eq!(text, "plain");
+        // Damaged PDFs are errors, whatever the parser does with them.
+        let mut pdf = pdf_fixture(&["x"]);
+        pdf.truncate(pdf.len() / 2);
+        assert!(extract_off_thread(pdf.into(), "pdf".into(), "".into())
+            .await
+            .is_err());
     }
 }

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod files;
 pub mod knowledge;
 pub mod net;
 pub mod providers;

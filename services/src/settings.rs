@@ -91,8 +91,13 @@ pub struct ProviderSettings {
 #[serde(default)]
 pub struct NetworkSettings {
     /// Allow requests from untrusted input (remote files, API tools, http-request nodes) to
-    /// loopback and private addresses.
+    /// loopback, private and other reserved addresses.
     pub allow_private: bool,
+    /// Reserved addresses that are allowed anyway: `10.0.0.5`, `10.0.0.5:8080`, `10.1.0.0/16`.
+    pub allowed_addresses: Vec<String>,
+    /// A forward proxy for those requests (e.g. Dify's SSRF proxy); it then does the
+    /// filtering. Empty: direct connections, and `HTTP(S)_PROXY` is ignored.
+    pub proxy: String,
 }
 
 /// A custom API tool provider described by an OpenAPI schema (`[api_tools.NAME]`).

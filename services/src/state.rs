@@ -40,6 +40,7 @@ struct Inner {
     pending_imports: crate::apps::PendingImports,
     knowledge: crate::knowledge::Knowledge,
     code: crate::engine::sandbox::CodeRunner,
+    outbound: crate::net::Outbound,
 }
 
 /// The key that signs file URLs: the configured one, else a random one kept in the data
@@ -74,6 +75,12 @@ impl AppState {
             ));
         let authenticator = Authenticator::new(store.clone(), token_rate);
         let providers = Providers::new(&settings.providers, metrics.clone());
+        let outbound = crate::net::Outbound::new(&settings.network).unwrap_or_else(|e| {
+            // The config loader refuses such settings; a library caller gets the strict default.
+            tracing::error!(error = %e, "invalid [network] settings: no exceptions, no proxy");
+            crate::net::Outbound::new(&Default::default())
+                .expect("the default network settings are valid")
+        });
         let tools = ToolRegistry::new(&settings);
         let file_secret = file_secret(&settings);
         let code = crate::engine::sandbox::CodeRunner::new(&settings.code);
@@ -93,6 +100,7 @@ impl AppState {
                 pending_imports: Default::default(),
                 knowledge: Default::default(),
                 code,
+                outbound,
             }),
         }
     }
@@ -125,6 +133,11 @@ impl AppState {
     /// The tools.
     pub fn tools(&self) -> &ToolRegistry {
         &self.inner.tools
+    }
+
+    /// The guarded client for requests that untrusted input directs.
+    pub fn outbound(&self) -> &crate::net::Outbound {
+        &self.inner.outbound
     }
 
     /// Runs the code of `code` nodes.

@@ -116,6 +116,8 @@ pub struct RunSetup {
     pub history: Vec<(String, String)>,
     /// The validated start inputs.
     pub inputs: Map<String, Value>,
+    /// The files the run may read (made by the file resolver).
+    pub files: Arc<crate::files::FileTable>,
     /// Where events go.
     pub sink: Arc<dyn EventSink>,
     /// Stop flag.

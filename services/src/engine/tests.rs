@@ -10,6 +10,7 @@ use weir_layers::metrics::Metrics;
 use super::pool::Pool;
 use super::run::{run_workflow, RunSetup, RunSummary};
 use super::{NoEvents, RunCtx, Workflow};
+use crate::files::{FileTable, ResolvedFile};
 use crate::runtime::tasks::StopFlag;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -37,6 +38,16 @@ async fn run(graph_yaml: &str, inputs: Value) -> RunSummary {
 
 /// Runs a graph on a state the test has prepared.
 async fn run_in(state: AppState, graph_yaml: &str, inputs: Value) -> RunSummary {
+    run_with_files(state, graph_yaml, inputs, Arc::default()).await
+}
+
+/// Runs a graph whose inputs hold files registered in `files`.
+async fn run_with_files(
+    state: AppState,
+    graph_yaml: &str,
+    inputs: Value,
+    files: Arc<FileTable>,
+) -> RunSummary {
     let graph: Value =
         serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(graph_yaml).unwrap())
             .unwrap();
@@ -51,6 +62,7 @@ async fn run_in(state: AppState, graph_yaml: &str, inputs: Value) -> RunSummary 
         conversation_id: None,
         history: Vec::new(),
         inputs: inputs.as_object().cloned().unwrap_or_default(),
+        files,
         sink: Arc::new(NoEvents),
         stop: Arc::new(StopFlag::default()),
     });
@@ -294,35 +306,45 @@ edges:
 async fn document_extractor_reads_stored_files_and_fails_cleanly() {
     let (state, _db) = state().await;
     let workspace_id = state.store().default_workspace_id().await.unwrap();
-    let mut ids = Vec::new();
+    let mut uploads = Vec::new();
     for (i, text) in ["first file", "second file"].iter().enumerate() {
         let key = format!("upload/doc-{i}.txt");
         let path = state.settings().data_dir.join(&key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
-        let id = crate::util::new_id();
-        state
-            .store()
-            .insert_upload_file(&crate::store::UploadFileRow {
-                id: id.clone(),
-                workspace_id: workspace_id.clone(),
-                app_id: None,
-                name: format!("doc-{i}.txt"),
-                size: text.len() as i64,
-                extension: "txt".into(),
-                mime_type: "text/plain".into(),
-                storage_key: key,
-                created_by: "user".into(),
-                created_at: 0,
-            })
-            .await
-            .unwrap();
-        ids.push(id);
+        let row = crate::store::UploadFileRow {
+            id: crate::util::new_id(),
+            workspace_id: workspace_id.clone(),
+            app_id: None,
+            name: format!("doc-{i}.txt"),
+            size: text.len() as i64,
+            extension: "txt".into(),
+            mime_type: "text/plain".into(),
+            storage_key: key,
+            created_by: "user".into(),
+            created_at: 0,
+        };
+        state.store().insert_upload_file(&row).await.unwrap();
+        uploads.push(ResolvedFile {
+            kind: "document".into(),
+            transfer_method: "local_file".into(),
+            name: row.name.clone(),
+            extension: "txt".into(),
+            mime_type: "text/plain".into(),
+            size: row.size,
+            url: None,
+            upload: Some(row),
+        });
     }
-    let file = |id: &str| {
-        json!({"dify_model_identity": "__dify__file__", "related_id": id, "extension": ".txt",
-            "mime_type": "text/plain", "transfer_method": "local_file"})
-    };
+    let table = Arc::new(FileTable::default());
+    let files: Vec<Value> = uploads.iter().map(|f| table.register(f)).collect();
+    let mut gone = uploads[0].clone();
+    let row = gone.upload.as_mut().unwrap();
+    (row.id, row.storage_key) = (crate::util::new_id(), "upload/missing.txt".into());
+    let gone = table.register(&gone);
+    // The marker and an upload id, as a client could send inside a json_object input.
+    let forged = json!({"dify_model_identity": "__dify__file__", "related_id": uploads[0].upload.as_ref().unwrap().id,
+        "extension": ".txt", "mime_type": "text/plain", "transfer_method": "local_file"});
     let graph = r#"
 nodes:
 - {id: s, data: {type: start}}
@@ -333,26 +355,19 @@ edges:
 - {source: x, target: e}
 "#;
     let plain = graph.replace(" STRATEGY", "");
-    let s = run_in(state.clone(), &plain, json!({"f": file(&ids[0])})).await;
+    let s = run_with_files(state.clone(), &plain, json!({"f": files[0]}), table.clone()).await;
     assert_eq!(s.status, "succeeded", "{:?}", s.error);
     assert_eq!(s.outputs["text"], "first file");
-    let s = run_in(
-        state.clone(),
-        &plain,
-        json!({"f": [file(&ids[0]), file(&ids[1])]}),
-    )
-    .await;
+    let s = run_with_files(state.clone(), &plain, json!({"f": files}), table.clone()).await;
     assert_eq!(s.outputs["text"], json!(["first file", "second file"]));
 
     for (input, reason) in [
         (json!({}), "no file to extract"),
         (json!({"f": "plain text"}), "not a file"),
-        (
-            json!({"f": file("00000000-0000-4000-8000-000000000000")}),
-            "the file no longer exists",
-        ),
+        (json!({"f": forged}), "not a file"),
+        (json!({"f": gone}), "the file no longer exists"),
     ] {
-        let s = run_in(state.clone(), &plain, input.clone()).await;
+        let s = run_with_files(state.clone(), &plain, input.clone(), table.clone()).await;
         assert_eq!(s.status, "failed", "{input}");
         assert!(
             s.error.as_deref().unwrap_or("").contains(reason),
@@ -363,7 +378,7 @@ edges:
             "STRATEGY",
             ", error_strategy: default-value, default_value: [{key: text, type: string, value: none}]",
         );
-        let s = run_in(state.clone(), &with_default, input).await;
+        let s = run_with_files(state.clone(), &with_default, input, table.clone()).await;
         assert_eq!(s.status, "partial-succeeded");
         assert_eq!(s.outputs["text"], "none");
         assert!(s.outputs["why"].as_str().unwrap().contains(reason));

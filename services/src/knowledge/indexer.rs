@@ -98,7 +98,7 @@ async fn source_text(state: &AppState, doc: &DocumentRow) -> Result<String, Stri
         .ok_or("the document has no source file")?;
     let file = state
         .store()
-        .upload_file(file_id)
+        .upload_file(&doc.workspace_id, file_id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or("the source file is gone")?;
@@ -107,9 +107,8 @@ async fn source_text(state: &AppState, doc: &DocumentRow) -> Result<String, Stri
         .await
         .map_err(|e| format!("cannot read the source file: {e}"))?;
     let (ext, mime) = (file.extension.clone(), file.mime_type.clone());
-    tokio::task::spawn_blocking(move || crate::extract::extract(&bytes, &ext, &mime))
+    crate::extract::extract_off_thread(bytes.into(), ext, mime)
         .await
-        .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())
 }
 
@@ -257,18 +256,29 @@ async fn run(
     doc.word_count = word_count(&text);
     set_stage(store, doc, status::CLEANING).await?;
     set_stage(store, doc, status::SPLITTING).await?;
-    let chunks = split::chunk(&text, &rule);
+    let high_quality = dataset.indexing_technique.as_deref() == Some("high_quality");
+    // Splitting and counting tokens of a whole document is CPU work: off the async threads.
+    let (chunks, token_counts) = tokio::task::spawn_blocking(move || {
+        let chunks = split::chunk(&text, &rule);
+        let counts: Vec<i64> = chunks
+            .iter()
+            .map(|c| {
+                if high_quality {
+                    split::tokens(&c.content) as i64
+                } else {
+                    0
+                }
+            })
+            .collect();
+        (chunks, counts)
+    })
+    .await?;
     set_stage(store, doc, status::INDEXING).await?;
 
     let hierarchical = doc.doc_form == "hierarchical_model";
-    let high_quality = dataset.indexing_technique.as_deref() == Some("high_quality");
     let mut segments: Vec<NewSegment> = Vec::with_capacity(chunks.len());
     for (i, c) in chunks.iter().enumerate() {
-        let tokens = if high_quality {
-            split::tokens(&c.content) as i64
-        } else {
-            0
-        };
+        let tokens = token_counts[i];
         let row = segment_row(doc, i as i64 + 1, c.content.clone(), None, tokens);
         let children = c
             .children

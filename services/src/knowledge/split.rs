@@ -27,6 +27,13 @@ pub fn tokens(text: &str) -> usize {
         .len()
 }
 
+/// Token counts of texts, counted on the blocking pool (whole documents take a while).
+pub async fn tokens_off_thread(texts: Vec<String>) -> Vec<i64> {
+    tokio::task::spawn_blocking(move || texts.iter().map(|t| tokens(t) as i64).collect())
+        .await
+        .unwrap_or_default()
+}
+
 /// A segmentation rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Segmentation {

@@ -6,9 +6,10 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::error::ServiceError;
+pub use crate::files::ResolvedFile;
 use crate::providers::ContentPart;
 use crate::state::AppState;
-use crate::store::{EndUserRow, UploadFileRow};
+use crate::store::EndUserRow;
 
 /// Image extensions.
 pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "svg"];
@@ -119,46 +120,6 @@ impl FileUploadConfig {
     }
 }
 
-/// A file a request refers to.
-#[derive(Clone, Debug)]
-pub struct ResolvedFile {
-    /// `image`, `document`, …
-    pub kind: String,
-    /// `local_file` or `remote_url`.
-    pub transfer_method: String,
-    /// The upload (local files).
-    pub upload: Option<UploadFileRow>,
-    /// The URL (remote files).
-    pub url: Option<String>,
-    /// File name.
-    pub name: String,
-    /// Extension without dot.
-    pub extension: String,
-    /// MIME type.
-    pub mime_type: String,
-    /// Bytes (-1 unknown).
-    pub size: i64,
-}
-
-impl ResolvedFile {
-    /// The file as a workflow variable value (Dify's file object).
-    pub fn to_value(&self) -> Value {
-        serde_json::json!({
-            "dify_model_identity": "__dify__file__",
-            "id": self.upload.as_ref().map(|u| u.id.clone()),
-            "type": self.kind,
-            "transfer_method": self.transfer_method,
-            "remote_url": self.url,
-            "related_id": self.upload.as_ref().map(|u| u.id.clone()),
-            "filename": self.name,
-            "extension": format!(".{}", self.extension),
-            "mime_type": self.mime_type,
-            "size": self.size,
-            "url": self.url,
-        })
-    }
-}
-
 fn extension_of(name: &str) -> String {
     name.rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -206,7 +167,7 @@ pub async fn resolve(
                 .ok_or_else(|| invalid("Invalid upload file id format"))?;
             let upload = state
                 .store()
-                .upload_file(&id)
+                .upload_file(&end_user.workspace_id, &id)
                 .await
                 .map_err(|_| invalid("Invalid upload file"))?
                 .filter(|u| u.created_by == end_user.id)
@@ -237,7 +198,10 @@ pub async fn resolve(
                 }
                 continue;
             };
-            let parsed = crate::net::check_url(url, state.settings().network.allow_private)
+            let parsed = state
+                .outbound()
+                .policy()
+                .check_url(url)
                 .map_err(|e| invalid(e.to_string()))?;
             let name = parsed
                 .path_segments()
@@ -316,11 +280,12 @@ fn check_allowed(
 
 /// Probes a remote file (HEAD, through the guarded client) for its type and size.
 async fn probe(state: &AppState, url: &str) -> Result<(String, i64), ServiceError> {
-    let client = crate::net::client(
-        state.settings().network.allow_private,
-        std::time::Duration::from_secs(10),
-    );
-    match client.head(url).send().await {
+    let request = state
+        .outbound()
+        .request(reqwest::Method::HEAD, url)
+        .map_err(|e| invalid(e.to_string()))?
+        .timeout(std::time::Duration::from_secs(10));
+    match request.send().await.map_err(crate::net::transfer) {
         Ok(res) => {
             let mime = res
                 .headers()
@@ -331,15 +296,11 @@ async fn probe(state: &AppState, url: &str) -> Result<(String, i64), ServiceErro
             let size = res.content_length().map_or(-1, |l| l as i64);
             Ok((mime, size))
         }
-        Err(e) => {
-            let text = crate::util::error_chain(&e);
-            if text.contains("blocked") {
-                Err(invalid(text))
-            } else {
-                // Unreachable files are still passed on by URL, as Dify does.
-                Ok(("application/octet-stream".into(), -1))
-            }
+        Err(e @ (crate::net::NetError::Blocked(_) | crate::net::NetError::Unresolved(_))) => {
+            Err(invalid(e.to_string()))
         }
+        // Unreachable files are still passed on by URL, as Dify does.
+        Err(_) => Ok(("application/octet-stream".into(), -1)),
     }
 }
 

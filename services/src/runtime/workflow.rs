@@ -198,6 +198,8 @@ pub struct FlowTurn {
     pub inputs: Map<String, Value>,
     /// `sys.files`.
     pub files: Vec<ResolvedFile>,
+    /// Every file of the run (file inputs were registered while validating them).
+    pub file_table: Arc<crate::files::FileTable>,
     /// Chatflow part.
     pub chat: Option<ChatPart>,
     /// Envelope (ids) of its events.
@@ -241,7 +243,11 @@ pub async fn run(
     let app = &turn.app;
     let wf = &turn.workflow;
     let pool = Pool::new();
-    let files: Vec<Value> = turn.files.iter().map(ResolvedFile::to_value).collect();
+    let files: Vec<Value> = turn
+        .files
+        .iter()
+        .map(|f| turn.file_table.register(f))
+        .collect();
     let mut sys = Map::new();
     if let Some(chat) = &turn.chat {
         sys.insert("query".into(), Value::String(chat.query.clone()));
@@ -388,6 +394,7 @@ pub async fn run(
         conversation_id: turn.chat.as_ref().map(|c| c.conversation_id.clone()),
         history,
         inputs: turn.inputs.clone(),
+        files: turn.file_table.clone(),
         sink: match &stream {
             Some(s) => s.clone(),
             None => Arc::new(crate::engine::NoEvents),

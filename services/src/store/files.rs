@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{Result, Stmt, Store};
 
 /// An uploaded file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct UploadFileRow {
     /// Id.
     pub id: String,
@@ -62,8 +62,16 @@ impl Store {
         )
     }
 
-    /// An upload by id.
-    pub async fn upload_file(&self, id: &str) -> Result<Option<UploadFileRow>> {
+    /// An upload of this workspace, by id: ids that come from requests are looked up here.
+    pub async fn upload_file(&self, workspace_id: &str, id: &str) -> Result<Option<UploadFileRow>> {
+        Ok(self
+            .upload_file_by_trusted_id(id)
+            .await?
+            .filter(|f| f.workspace_id == workspace_id))
+    }
+
+    /// An upload by an id weir itself recorded or signed (message files, signed URLs).
+    pub async fn upload_file_by_trusted_id(&self, id: &str) -> Result<Option<UploadFileRow>> {
         let r = sqlx::query(
             "SELECT id, workspace_id, app_id, name, size, extension, mime_type, storage_key, created_by, \
              created_at FROM upload_files WHERE id = $1",

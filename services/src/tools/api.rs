@@ -10,6 +10,11 @@ use weir_layers::BoxFuture;
 use super::{arg_text, Tool, ToolError, ToolParam, ToolSpec};
 use crate::settings::ApiToolSettings;
 
+/// Longest a tool call may take.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest answer of a tool call.
+pub const MAX_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
+
 struct Operation {
     spec: ToolSpec,
     method: reqwest::Method,
@@ -17,8 +22,7 @@ struct Operation {
     /// (name, location: `path` | `query` | `header` | `body`)
     locations: Vec<(String, String)>,
     auth: Option<(String, String)>,
-    client: reqwest::Client,
-    allow_private: bool,
+    outbound: crate::net::Outbound,
 }
 
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
@@ -45,7 +49,7 @@ fn json_type(schema: &Value) -> &'static str {
 pub(super) fn tools(
     provider: &str,
     cfg: &ApiToolSettings,
-    allow_private: bool,
+    outbound: &crate::net::Outbound,
 ) -> Result<Vec<Arc<dyn Tool>>, String> {
     let text = if !cfg.schema.is_empty() {
         cfg.schema.clone()
@@ -61,7 +65,6 @@ pub(super) fn tools(
         .trim_end_matches('/')
         .to_owned();
     let paths = doc["paths"].as_object().ok_or("the schema has no paths")?;
-    let client = crate::net::client(allow_private, Duration::from_secs(60));
     let auth = (!cfg.auth_value.is_empty()).then(|| {
         let header = if cfg.auth_header.is_empty() {
             "Authorization".to_owned()
@@ -141,8 +144,7 @@ pub(super) fn tools(
                 url: format!("{base}{path}"),
                 locations,
                 auth: auth.clone(),
-                client: client.clone(),
-                allow_private,
+                outbound: outbound.clone(),
             }));
         }
     }
@@ -182,9 +184,12 @@ impl Tool for Operation {
                     }
                 }
             }
-            crate::net::check_url(&url, self.allow_private)
-                .map_err(|e| ToolError(e.to_string()))?;
-            let mut req = self.client.request(self.method.clone(), &url).query(&query);
+            let mut req = self
+                .outbound
+                .request(self.method.clone(), &url)
+                .map_err(|e| ToolError(e.to_string()))?
+                .timeout(TOOL_TIMEOUT)
+                .query(&query);
             for (k, v) in headers {
                 req = req.header(k, v);
             }
@@ -194,11 +199,15 @@ impl Tool for Operation {
             if !body.is_empty() {
                 req = req.json(&body);
             }
-            let res = req.send().await.map_err(|e| {
-                ToolError(format!("request failed: {}", crate::util::error_chain(&e)))
-            })?;
+            let res = req
+                .send()
+                .await
+                .map_err(|e| ToolError(format!("request failed: {}", crate::net::transfer(e))))?;
             let status = res.status();
-            let text = res.text().await.map_err(|e| ToolError(e.to_string()))?;
+            let bytes = crate::net::read_capped(res, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|e| ToolError(e.to_string()))?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             if !status.is_success() {
                 return Err(ToolError(format!(
                     "Request failed with status code {}: {text}",

@@ -94,8 +94,18 @@ impl ToolRegistry {
             let key = (tool.spec().provider.clone(), tool.spec().name.clone());
             reg.builtin.insert(key, tool);
         }
+        if settings.api_tools.is_empty() {
+            return reg;
+        }
+        let outbound = match crate::net::Outbound::new(&settings.network) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "API tools not loaded");
+                return reg;
+            }
+        };
         for (name, cfg) in &settings.api_tools {
-            match api::tools(name, cfg, settings.network.allow_private) {
+            match api::tools(name, cfg, &outbound) {
                 Ok(tools) => {
                     for tool in tools {
                         reg.api

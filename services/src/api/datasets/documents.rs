@@ -434,9 +434,24 @@ async fn create_by_file(state: AppState, req: Request<Body>) -> HandlerResult {
         let _ = std::fs::remove_file(&part.path);
         return Err(crate::error::ServiceError::UnsupportedFileType.into());
     }
+    if let Err(e) = check_container(&part).await {
+        let _ = std::fs::remove_file(&part.path);
+        return Err(e);
+    }
     let name = truncate_name(&part.name);
     let row = part.row(&call.dataset.workspace_id, None, &owner_id(&call.ctx));
     create_document(&state, call, name, row, cfg).await
+}
+
+/// Refuses a ZIP-based upload (DOCX) that would inflate past the limits, before it is stored
+/// as a document.
+async fn check_container(part: &StoredPart) -> Result<(), BoxError> {
+    if part.extension() != "docx" {
+        return Ok(());
+    }
+    let bytes = tokio::fs::read(&part.path).await?;
+    crate::extract::check_archive(&bytes, "docx")
+        .map_err(|e| crate::knowledge::KnowledgeError::invalid(e.to_string()).into())
 }
 
 /// A document that can be updated: `available`, else 400.
@@ -561,6 +576,12 @@ async fn update_by_file(state: AppState, req: Request<Body>) -> HandlerResult {
             return Err(e.into());
         }
     };
+    if let Some(part) = &multipart.file {
+        if let Err(e) = check_container(part).await {
+            cleanup(&multipart.file);
+            return Err(e);
+        }
+    }
     let doc = match available_document(&state, &call, &id).await {
         Ok(d) => d,
         Err(e) => {
@@ -638,7 +659,7 @@ async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {
         None => json!({}),
     };
     let upload = match &doc.upload_file_id {
-        Some(id) => store.upload_file(id).await?,
+        Some(id) => store.upload_file(&doc.workspace_id, id).await?,
         None => None,
     };
     let (segments, _) = store.segment_progress(&doc.id).await?;
@@ -685,7 +706,7 @@ async fn delete(state: AppState, req: Request<Body>) -> HandlerResult {
     }
     store.delete_document(&doc.id).await?;
     if let Some(file) = match &doc.upload_file_id {
-        Some(f) => store.upload_file(f).await?,
+        Some(f) => store.upload_file(&doc.workspace_id, f).await?,
         None => None,
     } {
         let _ = tokio::fs::remove_file(state.settings().data_dir.join(&file.storage_key)).await;
@@ -804,7 +825,7 @@ async fn download(state: AppState, req: Request<Body>) -> HandlerResult {
         KnowledgeError::not_found("Document does not have an uploaded file to download.")
     })?;
     store
-        .upload_file(&file_id)
+        .upload_file(&call.dataset.workspace_id, &file_id)
         .await?
         .ok_or_else(|| KnowledgeError::not_found("Uploaded file not found."))?;
     Ok(ok(&json!({"url": signed_url(&state, &file_id)})))
@@ -831,7 +852,7 @@ async fn download_zip(state: AppState, req: Request<Body>) -> HandlerResult {
             .await?
             .ok_or_else(|| KnowledgeError::not_found(messages::DOCUMENT_NOT_FOUND))?;
         let file = match &doc.upload_file_id {
-            Some(f) => store.upload_file(f).await?,
+            Some(f) => store.upload_file(&doc.workspace_id, f).await?,
             None => None,
         }
         .ok_or_else(|| {

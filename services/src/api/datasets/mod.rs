@@ -225,7 +225,7 @@ pub async fn document_json(
 ) -> Result<Value, BoxError> {
     let store = state.store();
     let upload = match &doc.upload_file_id {
-        Some(id) => store.upload_file(id).await?,
+        Some(id) => store.upload_file(&doc.workspace_id, id).await?,
         None => None,
     };
     Ok(json!({

@@ -157,12 +157,12 @@ async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
     let mut position = store.next_segment_position(&doc.id).await?;
     let hq = high_quality(&call);
     let mut rows = Vec::with_capacity(parsed.len());
-    for (content, answer, kws) in parsed {
-        let tokens = if hq {
-            split::tokens(&content) as i64
-        } else {
-            0
-        };
+    let counts = if hq {
+        split::tokens_off_thread(parsed.iter().map(|p| p.0.clone()).collect()).await
+    } else {
+        vec![0; parsed.len()]
+    };
+    for ((content, answer, kws), tokens) in parsed.into_iter().zip(counts) {
         let mut row = segment_row(&doc, position, content, answer, tokens);
         if let Some(k) = kws {
             row.keywords = k;
@@ -340,7 +340,10 @@ async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
     let mut stmts = Vec::new();
     let mut embedding = None;
     if hq && content_changed {
-        seg.tokens = split::tokens(&seg.content) as i64;
+        seg.tokens = split::tokens_off_thread(vec![seg.content.clone()])
+            .await
+            .pop()
+            .unwrap_or(0);
         match embed(&state, &call.dataset, std::slice::from_ref(&seg.content)).await {
             Ok((mut v, _)) => embedding = v.pop(),
             Err(e) => {

@@ -204,21 +204,17 @@ fn parse_import(body: &Map<String, Value>) -> Result<ImportRequest, HttpError> {
 
 /// Fetches a DSL file by URL (guarded like every outbound fetch of untrusted input).
 async fn fetch(state: &AppState, url: &str) -> Result<String, String> {
-    let allow_private = state.settings().network.allow_private;
-    crate::net::check_url(url, allow_private).map_err(|e| e.to_string())?;
     let fail = |e: &dyn std::fmt::Display| format!("Error fetching YAML from URL: {e}");
-    let res = crate::net::client(allow_private, FETCH_TIMEOUT)
-        .get(url)
-        .send()
+    let bytes = match state
+        .outbound()
+        .fetch(url, MAX_DSL_BYTES as u64, FETCH_TIMEOUT)
         .await
-        .map_err(|e| fail(&e))?;
-    if !res.status().is_success() {
-        return Err(fail(&res.status()));
-    }
-    let bytes = res.bytes().await.map_err(|e| fail(&e))?;
-    if bytes.len() > MAX_DSL_BYTES {
-        return Err(DslError::TooLarge.to_string());
-    }
+    {
+        Ok(b) => b,
+        Err(crate::net::NetError::TooLarge(_)) => return Err(DslError::TooLarge.to_string()),
+        Err(e @ crate::net::NetError::InvalidUrl(_)) => return Err(e.to_string()),
+        Err(e) => return Err(fail(&e)),
+    };
     String::from_utf8(bytes.to_vec()).map_err(|_| fail(&"not UTF-8 text"))
 }
 

@@ -357,9 +357,13 @@ async fn preview(state: AppState, req: Request<Body>) -> HandlerResult {
         None => Err(ServiceError::FileNotFound("File not found in message context".into()).into()),
         Some(other) if other != app.row.id => Err(ServiceError::FileAccessDenied.into()),
         Some(_) => {
-            let f = state.store().upload_file(&id).await?.ok_or_else(|| {
-                ServiceError::FileNotFound("The requested file was not found.".into())
-            })?;
+            let f = state
+                .store()
+                .upload_file(&app.row.workspace_id, &id)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::FileNotFound("The requested file was not found.".into())
+                })?;
             file_response(&state, &f, as_attachment).await
         }
     }
@@ -381,10 +385,11 @@ async fn signed_preview(state: AppState, req: Request<Body>) -> HandlerResult {
     if !fresh || signature(state.file_secret(), &id, &ts, &nonce) != sign {
         return Err(HttpError::forbidden("Invalid request.").into());
     }
-    let f =
-        state.store().upload_file(&id).await?.ok_or_else(|| {
-            ServiceError::FileNotFound("The requested file was not found.".into())
-        })?;
+    let f = state
+        .store()
+        .upload_file_by_trusted_id(&id)
+        .await?
+        .ok_or_else(|| ServiceError::FileNotFound("The requested file was not found.".into()))?;
     let as_attachment = query_param(&q, "as_attachment").is_some_and(|v| v == "true");
     file_response(&state, &f, as_attachment).await
 }

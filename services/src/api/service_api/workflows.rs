@@ -17,6 +17,7 @@ use crate::dsl::AppMode;
 use crate::engine::Workflow;
 use crate::error::{messages, ServiceError};
 use crate::events::{self, FlowEnvelope};
+use crate::files::FileTable;
 use crate::runtime::files::{self, FileUploadConfig, ResolvedFile};
 use crate::runtime::workflow::{self as flow, ChatPart, FlowTurn, StreamSink};
 use crate::runtime::{chat::new_envelope, inputs, LoadedApp};
@@ -102,12 +103,13 @@ pub async fn version(
     Ok(Arc::new(wf))
 }
 
-/// Validates start inputs; file inputs become file objects.
+/// Validates start inputs; file inputs become file objects, registered in `table`.
 pub async fn start_inputs(
     state: &AppState,
     wf: &Workflow,
     raw: &Map<String, Value>,
     user: &EndUserRow,
+    table: &FileTable,
 ) -> Result<Map<String, Value>, BoxError> {
     let mut values = inputs::validate(&wf.form, raw)?;
     for f in wf
@@ -124,7 +126,7 @@ pub async fn start_inputs(
         };
         let resolved =
             files::resolve(state, &FileUploadConfig::default(), &list, user, true).await?;
-        let objects: Vec<Value> = resolved.iter().map(ResolvedFile::to_value).collect();
+        let objects: Vec<Value> = resolved.iter().map(|f| table.register(f)).collect();
         let value = if f.kind == "file" {
             objects.into_iter().next().unwrap_or(Value::Null)
         } else {
@@ -247,10 +249,12 @@ pub async fn workflow_turn(
     let stream = streaming(&body)?;
     let maps = files_list(&body)?;
     let wf = version(&state, &app, pinned.as_deref()).await?;
-    let inputs = start_inputs(&state, &wf, &raw, &user).await?;
+    let file_table = Arc::new(FileTable::default());
+    let inputs = start_inputs(&state, &wf, &raw, &user, &file_table).await?;
     let files = system_files(&state, &app, &maps, &user).await?;
     let run_id = new_id();
     let turn = FlowTurn {
+        file_table,
         envelope: FlowEnvelope::Workflow {
             run_id: run_id.clone(),
             task_id: uuid::Uuid::new_v4().to_string(),
@@ -299,11 +303,13 @@ pub async fn advanced_chat(
     };
     let conversation = open_conversation(&state, &app, &user, conv_id.as_deref()).await?;
     let wf = version(&state, &app, pinned.as_deref()).await?;
-    let inputs = start_inputs(&state, &wf, &raw, &user).await?;
+    let file_table = Arc::new(FileTable::default());
+    let inputs = start_inputs(&state, &wf, &raw, &user, &file_table).await?;
     let files = system_files(&state, &app, &maps, &user).await?;
     let conversation_id = conversation.as_ref().map_or_else(new_id, |c| c.id.clone());
     let run_id = new_id();
     let turn = FlowTurn {
+        file_table,
         envelope: FlowEnvelope::Chat {
             chat: new_envelope(Some(conversation_id.clone())),
             run_id: run_id.clone(),

@@ -6,7 +6,6 @@ use weir_layers::BoxFuture;
 
 use super::{selector_field, single};
 use crate::engine::graph::NodeDef;
-use crate::engine::value::is_file;
 use crate::engine::{Node, NodeCx, NodeError, NodeOutput};
 
 /// Error kind of extraction failures.
@@ -27,47 +26,20 @@ impl DocumentExtractor {
     }
 }
 
-async fn text_of(cx: &NodeCx<'_>, file: &Value) -> Result<String, String> {
-    let ext = file.get("extension").and_then(Value::as_str).unwrap_or("");
-    let mime = file.get("mime_type").and_then(Value::as_str).unwrap_or("");
+async fn text_of(cx: &NodeCx<'_>, value: &Value) -> Result<String, String> {
+    let file = cx.run.files.require(value).map_err(|e| e.to_string())?;
     let state = &cx.run.state;
-    let bytes = match file.get("related_id").and_then(Value::as_str) {
-        Some(id) => {
-            let upload = state
-                .store()
-                .upload_file(id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("the file no longer exists")?;
-            tokio::fs::read(state.settings().data_dir.join(&upload.storage_key))
-                .await
-                .map_err(|e| e.to_string())?
-        }
-        None => {
-            let url = file
-                .get("url")
-                .or_else(|| file.get("remote_url"))
-                .and_then(Value::as_str)
-                .ok_or("the file has no content")?;
-            let client = crate::net::client(
-                state.settings().network.allow_private,
-                std::time::Duration::from_secs(60),
-            );
-            client
-                .get(url)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .bytes()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_vec()
-        }
-    };
-    let (ext, mime) = (ext.to_owned(), mime.to_owned());
-    tokio::task::spawn_blocking(move || crate::extract::extract(&bytes, &ext, &mime))
+    let bytes = file
+        .read(
+            &state.settings().data_dir,
+            state.outbound(),
+            state.settings().limits.upload_file_bytes,
+        )
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let (ext, mime) = (file.extension.clone(), file.mime_type.clone());
+    crate::extract::extract_off_thread(bytes, ext, mime)
+        .await
         .map_err(|e| e.to_string())
 }
 
@@ -85,9 +57,8 @@ impl Node for DocumentExtractor {
                     }
                     Value::Array(texts)
                 }
-                f if is_file(f) => Value::String(text_of(cx, f).await.map_err(fail)?),
                 Value::Null => return Err(fail("no file to extract".into())),
-                other => return Err(fail(format!("not a file: {other}"))),
+                f => Value::String(text_of(cx, f).await.map_err(fail)?),
             };
             Ok(NodeOutput {
                 inputs,

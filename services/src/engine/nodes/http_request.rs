@@ -4,7 +4,6 @@
 //! loopback targets unless the operator allows them. A non-2xx answer fails the node only
 //! when it has retries or an error strategy (so they can act on it).
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::Engine;
@@ -14,7 +13,7 @@ use weir_layers::BoxFuture;
 use crate::engine::graph::{ErrorStrategy, NodeDef};
 use crate::engine::pool::{selector, Pool};
 use crate::engine::template;
-use crate::engine::value::{is_file, text};
+use crate::engine::value::text;
 use crate::engine::{Node, NodeCx, NodeError, NodeOutput};
 
 /// Error kind of request failures.
@@ -23,6 +22,8 @@ pub const HTTP_ERROR: &str = "HttpRequestNodeError";
 pub const STATUS_ERROR: &str = "HTTPResponseCodeError";
 /// Longest text body kept.
 pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+/// Largest response body (and file sent) of one request (Dify's binary limit).
+pub const MAX_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
 /// Longest timeout a node may ask for, seconds.
 pub const MAX_TIMEOUT_S: u64 = 600;
 
@@ -46,7 +47,6 @@ pub struct HttpRequest {
     connect: u64,
     read: u64,
     strict_status: bool,
-    client: OnceLock<reqwest::Client>,
 }
 
 fn secs(v: Option<&Value>, default: u64) -> u64 {
@@ -119,13 +119,6 @@ impl HttpRequest {
             connect: secs(d.pointer("/timeout/connect"), 10),
             read: secs(d.pointer("/timeout/read"), 60),
             strict_status,
-            client: OnceLock::new(),
-        })
-    }
-
-    fn client(&self, allow_private: bool) -> &reqwest::Client {
-        self.client.get_or_init(|| {
-            crate::net::client(allow_private, Duration::from_secs(self.connect + self.read))
         })
     }
 }
@@ -142,57 +135,33 @@ fn pairs(src: &str, pool: &Pool) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn file_bytes(cx: &NodeCx<'_>, file: &Value) -> Result<(String, String, Vec<u8>), String> {
-    let name = file
-        .get("filename")
-        .and_then(Value::as_str)
-        .unwrap_or("file")
-        .to_owned();
-    let mime = file
-        .get("mime_type")
-        .and_then(Value::as_str)
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    if let Some(id) = file.get("related_id").and_then(Value::as_str) {
-        if let Ok(Some(u)) = cx.run.state.store().upload_file(id).await {
-            let bytes = tokio::fs::read(cx.run.state.settings().data_dir.join(&u.storage_key))
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok((name, mime, bytes));
-        }
-    }
-    let url = file
-        .get("url")
-        .or_else(|| file.get("remote_url"))
-        .and_then(Value::as_str)
-        .ok_or("the file has no content")?;
-    let client = crate::net::client(
-        cx.run.state.settings().network.allow_private,
-        Duration::from_secs(60),
-    );
-    let bytes = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .bytes()
+/// A file of the run for a request body: (name, MIME type, bytes).
+async fn file_bytes(cx: &NodeCx<'_>, value: &Value) -> Result<(String, String, Vec<u8>), String> {
+    let file = cx.run.files.require(value).map_err(|e| e.to_string())?;
+    let state = &cx.run.state;
+    let bytes = file
+        .read(
+            &state.settings().data_dir,
+            state.outbound(),
+            MAX_RESPONSE_BYTES,
+        )
         .await
         .map_err(|e| e.to_string())?;
-    Ok((name, mime, bytes.to_vec()))
+    Ok((file.name.clone(), file.mime_type.clone(), bytes.to_vec()))
 }
 
 impl Node for HttpRequest {
     fn run<'a>(&'a self, cx: &'a NodeCx<'a>) -> BoxFuture<'a, Result<NodeOutput, NodeError>> {
         Box::pin(async move {
             let pool = cx.pool;
-            let allow_private = cx.run.state.settings().network.allow_private;
             let url = template::render(&self.url, pool);
             let fail = |m: String| NodeError::new(HTTP_ERROR, m).with_inputs(json!({}));
-            let parsed =
-                crate::net::check_url(&url, allow_private).map_err(|e| fail(e.to_string()))?;
-            let mut req = self
-                .client(allow_private)
-                .request(self.method.clone(), parsed);
+            let mut req = cx
+                .run
+                .state
+                .outbound()
+                .request(self.method.clone(), &url)
+                .map_err(|e| fail(e.to_string()))?;
             let params = pairs(&self.params, pool);
             req = req.query(&params);
             let headers = pairs(&self.headers, pool);
@@ -264,8 +233,7 @@ impl Node for HttpRequest {
                     for i in self.body.iter().filter(|i| !i.key.is_empty()) {
                         let key = template::render(&i.key, pool);
                         if i.kind == "file" {
-                            let Some(f) = i.file.as_ref().and_then(|s| pool.get(s)).filter(is_file)
-                            else {
+                            let Some(f) = i.file.as_ref().and_then(|s| pool.get(s)) else {
                                 continue;
                             };
                             let (name, mime, bytes) = file_bytes(cx, &f).await.map_err(fail)?;
@@ -286,7 +254,6 @@ impl Node for HttpRequest {
                         .first()
                         .and_then(|i| i.file.as_ref())
                         .and_then(|s| pool.get(s))
-                        .filter(is_file)
                     {
                         let (_, mime, bytes) = file_bytes(cx, &f).await.map_err(fail)?;
                         if !has_content_type {
@@ -306,7 +273,7 @@ impl Node for HttpRequest {
                 .await
                 .map_err(|e| NodeError {
                     process_data: Some(process.clone()),
-                    ..fail(crate::util::error_chain(&e))
+                    ..fail(crate::net::transfer(e).to_string())
                 })?;
             let status = res.status().as_u16();
             let mut out_headers = Map::new();
@@ -321,7 +288,9 @@ impl Node for HttpRequest {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_ascii_lowercase();
-            let bytes = res.bytes().await.map_err(|e| fail(e.to_string()))?;
+            let bytes = crate::net::read_capped(res, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
             let textual = content_type.is_empty()
                 || content_type.starts_with("text/")
                 || content_type.contains("json")

@@ -12,7 +12,7 @@ use super::variable_list;
 use crate::engine::graph::NodeDef;
 use crate::engine::pool::{selector, Pool};
 use crate::engine::template::Template;
-use crate::engine::value::{is_file, text};
+use crate::engine::value::text;
 use crate::engine::{Node, NodeCx, NodeError, NodeOutput};
 use crate::providers::{ChatMessage, ChatRequest, Content, ContentPart, LlmEvent, LlmOutput};
 use crate::runtime::config::ModelSpec;
@@ -177,23 +177,19 @@ pub fn context_text(v: &Value) -> String {
     }
 }
 
-fn image_parts(files: &Value, detail: &str) -> Vec<ContentPart> {
+/// Vision parts of the run's image files among `files` (a file or a list); values that
+/// are not files of this run are ignored.
+async fn image_parts(cx: &NodeCx<'_>, files: &Value, detail: &str) -> Vec<ContentPart> {
     let list: Vec<&Value> = match files {
         Value::Array(a) => a.iter().collect(),
-        v if is_file(v) => vec![v],
-        _ => Vec::new(),
+        v => vec![v],
     };
-    list.into_iter()
-        .filter(|f| f.get("type").and_then(Value::as_str) == Some("image"))
-        .filter_map(|f| {
-            f.get("url")
-                .or_else(|| f.get("remote_url"))
-                .and_then(Value::as_str)
-        })
-        .map(|url| ContentPart::ImageUrl {
-            image_url: json!({"url": url, "detail": detail}),
-        })
-        .collect()
+    let resolved: Vec<crate::files::ResolvedFile> = list
+        .into_iter()
+        .filter_map(|v| cx.run.files.get(v))
+        .map(|f| (*f).clone())
+        .collect();
+    crate::runtime::files::image_parts(&cx.run.state, &resolved, detail).await
 }
 
 /// Splits `<think>…</think>` off an answer: (text, reasoning).
@@ -248,11 +244,13 @@ impl Node for Llm {
                 Some(t) => t.render(cx.pool),
                 None => query.clone(),
             });
-            let images = self
-                .vision
-                .as_ref()
-                .and_then(|(sel, detail)| cx.pool.get(sel).map(|f| image_parts(&f, detail)))
-                .unwrap_or_default();
+            let images = match &self.vision {
+                Some((sel, detail)) => match cx.pool.get(sel) {
+                    Some(files) => image_parts(cx, &files, detail).await,
+                    None => Vec::new(),
+                },
+                None => Vec::new(),
+            };
 
             let mut sent: Vec<ChatMessage> = Vec::new();
             if self.completion_mode {

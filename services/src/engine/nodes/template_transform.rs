@@ -1,5 +1,7 @@
 //! `template-transform`: a Jinja2 template (minijinja) over named variables; output
-//! `output` (capped).
+//! `output` (capped). Every Jinja2 rendering of weir (this node, jinja2 prompts) runs with a
+//! budget of VM steps ([`TEMPLATE_FUEL`]) and a recursion limit, so a template that loops
+//! for ever fails instead of holding a thread.
 
 use serde_json::{Map, Value};
 use weir_layers::BoxFuture;
@@ -10,6 +12,10 @@ use crate::engine::{Node, NodeCx, NodeError, NodeOutput};
 
 /// Longest output of a template, in characters.
 pub const MAX_OUTPUT_CHARS: usize = 400_000;
+/// VM steps one rendering may take.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+/// Deepest macro and include nesting.
+pub const TEMPLATE_RECURSION: usize = 64;
 
 /// The template-transform node.
 pub struct TemplateTransform {
@@ -22,7 +28,19 @@ const NAME: &str = "template";
 fn environment() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.set_recursion_limit(TEMPLATE_RECURSION);
     env
+}
+
+/// The text of a rendering error: a spent budget is named as such.
+fn render_error(e: minijinja::Error) -> String {
+    match e.kind() {
+        minijinja::ErrorKind::OutOfFuel => {
+            format!("template rendering exceeded its budget of {TEMPLATE_FUEL} steps")
+        }
+        _ => e.to_string(),
+    }
 }
 
 impl TemplateTransform {
@@ -43,7 +61,7 @@ pub fn render_jinja(template: &str, vars: &Map<String, Value>) -> Result<String,
     let env = environment();
     let tmpl = env.template_from_str(template).map_err(|e| e.to_string())?;
     tmpl.render(minijinja::Value::from_serialize(vars))
-        .map_err(|e| e.to_string())
+        .map_err(render_error)
 }
 
 impl Node for TemplateTransform {
@@ -59,7 +77,7 @@ impl Node for TemplateTransform {
                 .get_template(NAME)
                 .and_then(|t| t.render(minijinja::Value::from_serialize(&vars)))
                 .map_err(|e| {
-                    NodeError::new("TemplateTransformError", e.to_string())
+                    NodeError::new("TemplateTransformError", render_error(e))
                         .with_inputs(inputs.clone())
                 })?;
             if out.chars().count() > MAX_OUTPUT_CHARS {
@@ -96,5 +114,22 @@ mod tests {
         assert_eq!(out, "1:a;2:(failed);");
         assert_eq!(render_jinja("{{ missing }}|", &vars).unwrap(), "|");
         assert!(render_jinja("{% for %}", &vars).is_err());
+    }
+
+    #[test]
+    fn endless_templates_run_out_of_budget() {
+        let vars = Map::new();
+        let err = render_jinja(
+            "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}",
+            &vars,
+        )
+        .unwrap_err();
+        assert!(err.contains("budget"), "{err}");
+        let err = render_jinja(
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+            &vars,
+        )
+        .unwrap_err();
+        assert!(err.contains("recursion"), "{err}");
     }
 }
