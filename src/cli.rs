@@ -109,7 +109,7 @@ pub fn init_logging(config: &Config) {
 }
 
 async fn open_store(config: &Config) -> Result<Store, Box<dyn std::error::Error>> {
-    Ok(Store::open(&config.database_url).await?)
+    Ok(Store::open_with(&config.database_url, &config.database).await?)
 }
 
 /// Runs a parsed command line.
@@ -170,7 +170,9 @@ async fn app_command(config: &Config, cmd: AppCommand) -> CliResult {
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let ws = store.default_workspace_id().await?;
             let tools = weir_services::tools::ToolRegistry::new(&config.services);
-            let imported = apps::import(&store, &tools, &ws, &text, name.as_deref()).await?;
+            let secrets = weir_services::secrets::Secrets::from_settings(&config.services);
+            let imported =
+                apps::import(&store, &tools, &secrets, &ws, &text, name.as_deref()).await?;
             if imported.status == weir_services::dsl::ImportStatus::CompletedWithWarnings {
                 eprintln!(
                     "warning: DSL version {} is older than {}; imported anyway",
@@ -193,7 +195,8 @@ async fn app_command(config: &Config, cmd: AppCommand) -> CliResult {
                 .app(&app_id)
                 .await?
                 .ok_or_else(|| format!("app {app_id} not found"))?;
-            print!("{}", apps::export(&app, false));
+            let secrets = weir_services::secrets::Secrets::from_settings(&config.services);
+            print!("{}", apps::export(&app, &secrets, false));
             Ok(())
         }
         AppCommand::Delete { app_id } => {

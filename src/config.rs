@@ -54,16 +54,19 @@ pub struct Config {
     pub bind: String,
     /// `sqlite://…` (default) or `postgres://…`.
     pub database_url: String,
-    /// Optional Redis for shared limits and stop flags.
+    /// Redis for coordination across instances (refused at startup until supported).
     pub redis_url: String,
     /// Tracing filter (`info`, `weir=debug,warn`, …).
     pub log: String,
     /// Log format.
     pub log_format: LogFormat,
-    /// Serve `/metrics` on this separate address too (optional).
+    /// The address that serves `/metrics` (and `/health`) to the operator; the public
+    /// address serves `/metrics` only with `metrics_token`.
     pub metrics_bind: String,
     /// The layer stack.
     pub layers: LayersConfig,
+    /// Pool and write-queue sizes (`[database]`).
+    pub database: weir_services::store::StoreOptions,
     /// What the domain reads.
     #[serde(flatten)]
     pub services: Settings,
@@ -79,6 +82,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             metrics_bind: String::new(),
             layers: LayersConfig::default(),
+            database: Default::default(),
             services: Settings::default(),
         }
     }
@@ -148,6 +152,13 @@ impl Config {
             })?;
         weir_services::net::Outbound::new(&config.services.network)
             .map_err(ConfigError::Invalid)?;
+        if !config.redis_url.is_empty() {
+            return Err(ConfigError::Invalid(
+                "redis_url: Redis coordination is not built yet; weir coordinates within one \
+                 process. Leave redis_url empty and run one instance"
+                    .into(),
+            ));
+        }
         Ok(config)
     }
 }
@@ -234,6 +245,18 @@ mod tests {
         );
         assert_eq!(c.layers.order, vec!["errors", "auth"]);
         assert_eq!(c.database_url, "postgres://h/db");
+    }
+
+    #[test]
+    fn keys_that_would_do_nothing_are_refused() {
+        let err = Config::from_parts("redis_url = \"redis://127.0.0.1:6379\"\n", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redis_url"), "{err}");
+        let err = Config::from_parts("[network]\nallowed_addresses = [\"nope\"]\n", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allowed_addresses"), "{err}");
     }
 
     #[test]

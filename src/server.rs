@@ -91,6 +91,7 @@ impl Service<Request<Body>> for Dispatch {
 pub struct Root {
     router: Arc<Router>,
     stack: HttpService,
+    peer: Option<SocketAddr>,
 }
 
 impl Root {
@@ -102,6 +103,15 @@ impl Root {
         Root {
             router,
             stack: stack.wrap(dispatch),
+            peer: None,
+        }
+    }
+
+    /// The root of one connection from `peer`.
+    fn for_peer(&self, peer: SocketAddr) -> Root {
+        Root {
+            peer: Some(peer),
+            ..self.clone()
         }
     }
 }
@@ -116,9 +126,12 @@ impl Service<Request<Incoming>> for Root {
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        let mut req = req.map(body::boxed);
+        let mut req = req.map(body::incoming);
         let surface = Surface::from_path(req.uri().path());
         req.extensions_mut().insert(surface);
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(weir_layers::ClientAddr(peer));
+        }
         match self.router.resolve(req.method(), req.uri().path()) {
             Resolution::Found(matched, index) => {
                 req.extensions_mut().insert(matched);
@@ -171,7 +184,7 @@ pub struct Server {
 impl Server {
     /// Opens the store (running migrations) and prepares the default stack and routes.
     pub async fn new(config: Config) -> Result<Server, ServeError> {
-        let store = Store::open(&config.database_url).await?;
+        let store = Store::open_with(&config.database_url, &config.database).await?;
         Self::with_store(config, store)
     }
 
@@ -213,6 +226,14 @@ impl Server {
 
     /// Binds the configured address.
     pub async fn bind(self) -> Result<Bound, ServeError> {
+        // Secret variables that an earlier version stored in clear.
+        match weir_services::apps::seal_stored_secrets(self.state.store(), self.state.secrets())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "sealed secret variables stored in clear"),
+            Err(e) => tracing::error!(error = %e, "cannot seal stored secret variables"),
+        }
         // Knowledge indexing workers, and documents a previous run left unfinished.
         if let Err(e) = weir_services::knowledge::indexer::start(self.state.clone()).await {
             tracing::error!(error = %e, "the knowledge indexer did not start");
@@ -223,11 +244,24 @@ impl Server {
                 addr: self.config.bind.clone(),
                 source,
             })?;
+        let metrics = match self.config.metrics_bind.as_str() {
+            "" => None,
+            addr => Some(MetricsListener {
+                listener: TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::Bind {
+                        addr: addr.to_owned(),
+                        source,
+                    })?,
+                metrics: self.state.metrics().clone(),
+            }),
+        };
         let router = Arc::new(Router::new(self.routes)?);
         let root = Root::new(router, &self.stack);
         Ok(Bound {
             listener,
             root,
+            metrics,
             grace: Duration::from_secs(self.config.services.limits.shutdown_grace_s),
         })
     }
@@ -237,7 +271,50 @@ impl Server {
 pub struct Bound {
     listener: TcpListener,
     root: Root,
+    metrics: Option<MetricsListener>,
     grace: Duration,
+}
+
+/// The listener of `metrics_bind`: `GET /metrics` and `GET /health`, nothing else.
+struct MetricsListener {
+    listener: TcpListener,
+    metrics: Metrics,
+}
+
+impl MetricsListener {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves until dropped (the task is aborted when the main server stops).
+    async fn serve(self) {
+        let metrics = self.metrics;
+        loop {
+            let Ok((stream, _)) = self.listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let metrics = metrics.clone();
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let res = match (req.method(), req.uri().path()) {
+                    (&http::Method::GET, "/metrics") => {
+                        weir_services::api::system::metrics_response(&metrics)
+                    }
+                    (&http::Method::GET, "/health") => body::json(
+                        http::StatusCode::OK,
+                        &serde_json::json!({"status": "ok", "version": weir_services::VERSION}),
+                    ),
+                    _ => HttpError::route_not_found().into_response(Surface::ServiceApi),
+                };
+                std::future::ready(Ok::<_, Infallible>(res))
+            });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
 }
 
 impl Bound {
@@ -248,13 +325,20 @@ impl Bound {
             .expect("bound listener has an address")
     }
 
+    /// The address `/metrics` is served on, when `metrics_bind` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(MetricsListener::local_addr)
+    }
+
     /// Serves until `shutdown` completes, then drains connections for up to the grace period.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let Bound {
             listener,
             root,
+            metrics,
             grace,
         } = self;
+        let metrics_task = metrics.map(|m| tokio::spawn(m.serve()));
         let graceful = GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder.http1().timer(hyper_util::rt::TokioTimer::new());
@@ -264,7 +348,7 @@ impl Bound {
                 accepted = listener.accept() => accepted,
                 () = &mut shutdown => break,
             };
-            let (stream, _peer) = match accepted {
+            let (stream, peer) = match accepted {
                 Ok(conn) => conn,
                 Err(err) => {
                     // Out of file descriptors and the like: back off, keep serving.
@@ -275,7 +359,7 @@ impl Bound {
             };
             let _ = stream.set_nodelay(true);
             let io = TokioIo::new(stream);
-            let service = TowerToHyperService::new(root.clone());
+            let service = TowerToHyperService::new(root.for_peer(peer));
             let conn = builder.serve_connection(io, service).into_owned();
             let conn = graceful.watcher().watch(conn);
             tokio::spawn(async move {
@@ -285,6 +369,9 @@ impl Bound {
             });
         }
         drop(listener);
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
         tracing::info!(
             grace_s = grace.as_secs(),
             "shutting down: draining connections"

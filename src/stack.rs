@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::{Request, Response};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
-use weir_layers::auth::AuthLayer;
+use weir_layers::auth::{AuthLayer, FailureThrottle};
 use weir_layers::body_limit::BodyLimitLayer;
 use weir_layers::catch_panic::CatchPanicLayer;
 use weir_layers::concurrency::{AppConcurrencyLayer, MemorySlotStore};
@@ -197,7 +197,9 @@ fn builtin(name: &str, config: &Config, state: &AppState) -> Result<ApplyFn, Con
         "timeout" => erase(TimeoutLayer::new(Duration::from_secs(
             limits.request_timeout_s,
         ))),
-        "auth" => erase(AuthLayer::new(state.authenticator())),
+        "auth" => erase(AuthLayer::new(state.authenticator()).with_failure_throttle(
+            FailureThrottle::new(limits.auth_failures_per_minute, Duration::from_secs(60)),
+        )),
         "rate_limit" => {
             let rate: Rate = limits
                 .rate_limit_per_key

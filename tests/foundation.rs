@@ -721,16 +721,44 @@ async fn deleted_app_stops_working_and_health_is_open() {
 
 #[tokio::test]
 async fn metrics_are_prometheus_text() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(Options {
+        config: Box::new(|c| {
+            c.metrics_bind = "127.0.0.1:0".into();
+            c.services.metrics_token = "m3trics".into();
+        }),
+        ..Options::default()
+    })
+    .await;
     server
         .client
         .get(server.url("/health"))
         .send()
         .await
         .unwrap();
+    // The public address: only with the token.
+    let public = server.url("/metrics");
+    let (status, body) = status_json(server.client.get(&public).send().await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let wrong = server
+        .client
+        .get(&public)
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 404);
+    let with_token = server
+        .client
+        .get(&public)
+        .bearer_auth("m3trics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), 200);
+    // metrics_bind: open to whoever reaches that address.
     let text = server
         .client
-        .get(server.url("/metrics"))
+        .get(format!("http://{}/metrics", server.metrics_addr.unwrap()))
         .send()
         .await
         .unwrap()

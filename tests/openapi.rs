@@ -255,6 +255,7 @@ async fn bearer_guards_answer_in_the_contract_order() {
     let foreign = weir_services::apps::import(
         &server.db.store,
         &tools,
+        &server.secrets(),
         &other_ws,
         &example("01-chat-simple.yml"),
         None,

@@ -946,10 +946,11 @@ async fn unsupported_nodes_are_refused_at_import_with_the_list() {
     let ws = server.db.store.default_workspace_id().await.unwrap();
     let tools = weir_services::tools::ToolRegistry::new(&server.config.services);
     let dsl = "version: '0.6.0'\napp: {mode: workflow, name: x}\nworkflow:\n  graph:\n    nodes:\n    - {id: s, data: {type: start}}\n    - {id: h, data: {type: human-input}}\n    - {id: a, data: {type: agent}}\n";
-    let err = weir_services::apps::import(&server.db.store, &tools, &ws, dsl, None)
-        .await
-        .unwrap_err()
-        .to_string();
+    let err =
+        weir_services::apps::import(&server.db.store, &tools, &server.secrets(), &ws, dsl, None)
+            .await
+            .unwrap_err()
+            .to_string();
     assert_eq!(
         err,
         "unsupported by weir: node type human-input, node type agent"
@@ -958,6 +959,7 @@ async fn unsupported_nodes_are_refused_at_import_with_the_list() {
     weir_services::apps::import(
         &server.db.store,
         &tools,
+        &server.secrets(),
         &ws,
         &example("10-workflow-knowledge-retrieval.yml"),
         None,

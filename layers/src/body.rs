@@ -21,6 +21,23 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
+/// The client's request body did not arrive whole (the client hung up or sent garbage
+/// framing). The error layer answers it with 400, and it is not logged as a server error.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body was not received completely")]
+pub struct ReceiveError(#[source] BoxError);
+
+/// Boxes a request body as it comes off the connection: its transport errors become
+/// [`ReceiveError`]s.
+pub fn incoming<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(|e| BoxError::from(ReceiveError(e.into())))
+        .boxed_unsync()
+}
+
 /// Box any body whose error converts into [`BoxError`].
 pub fn boxed<B>(body: B) -> Body
 where

@@ -34,6 +34,8 @@ pub mod codes {
     pub const REQUEST_ENTITY_TOO_LARGE: &str = "request_entity_too_large";
     /// 415.
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    /// 416.
+    pub const RANGE_NOT_SATISFIABLE: &str = "requested_range_not_satisfiable";
     /// 429.
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     /// 500.
@@ -57,6 +59,8 @@ pub mod messages {
     /// 400 for a body that is not valid JSON.
     pub const BAD_REQUEST: &str =
         "The browser (or proxy) sent a request that this server could not understand.";
+    /// 400 for a request body the client did not finish sending.
+    pub const BODY_NOT_RECEIVED: &str = "The request body was not received completely.";
     /// 413 for a body over the limit.
     pub const REQUEST_ENTITY_TOO_LARGE: &str =
         "The data value transmitted exceeds the capacity limit.";
@@ -82,6 +86,7 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         409 => codes::CONFLICT,
         413 => codes::REQUEST_ENTITY_TOO_LARGE,
         415 => codes::UNSUPPORTED_MEDIA_TYPE,
+        416 => codes::RANGE_NOT_SATISFIABLE,
         422 => codes::INVALID_PARAM,
         429 => codes::TOO_MANY_REQUESTS,
         500 => codes::INTERNAL_SERVER_ERROR,

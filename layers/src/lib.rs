@@ -13,6 +13,7 @@ pub mod auth;
 pub mod body;
 pub mod body_limit;
 pub mod catch_panic;
+pub mod client_addr;
 pub mod concurrency;
 pub mod cors;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod version_gate;
 pub(crate) mod test_helpers;
 
 pub use body::Body;
+pub use client_addr::ClientAddr;
 pub use error::HttpError;
 pub use route::{AuthKind, MatchedRoute, RouteMeta};
 pub use surface::Surface;

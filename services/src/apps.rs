@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::dsl::{self, Dsl, DslError, ImportStatus};
 use crate::runtime::config::enabled_agent_tools;
+use crate::secrets::Secrets;
 use crate::store::{AppRow, NewApp, NewWorkflow, Store, StoreError};
 use crate::tools::ToolRegistry;
 
@@ -178,6 +179,7 @@ pub enum OverwriteError {
 pub async fn import(
     store: &Store,
     tools: &ToolRegistry,
+    secrets: &Secrets,
     workspace_id: &str,
     dsl_text: &str,
     name: Option<&str>,
@@ -186,13 +188,14 @@ pub async fn import(
         name: name.map(str::to_owned),
         ..Default::default()
     };
-    import_with(store, tools, workspace_id, dsl_text, &opts).await
+    import_with(store, tools, secrets, workspace_id, dsl_text, &opts).await
 }
 
 /// Imports DSL text with overrides (or overwrites an app).
 pub async fn import_with(
     store: &Store,
     tools: &ToolRegistry,
+    secrets: &Secrets,
     workspace_id: &str,
     dsl_text: &str,
     opts: &ImportOptions,
@@ -209,6 +212,7 @@ pub async fn import_with(
             dsl.doc["app"][key] = Value::String(v.clone());
         }
     }
+    secrets.seal_document(&mut dsl.doc);
     let app = dsl.app().clone();
     let workflow = dsl.mode.is_workflow_based().then(|| NewWorkflow {
         graph: dsl.workflow_part("graph"),
@@ -256,8 +260,8 @@ pub async fn import_with(
 }
 
 /// The DSL YAML of a stored app (secrets blanked unless `include_secrets`).
-pub fn export(app: &AppRow, include_secrets: bool) -> String {
-    export_version(app, None, include_secrets)
+pub fn export(app: &AppRow, secrets: &Secrets, include_secrets: bool) -> String {
+    export_version(app, None, secrets, include_secrets)
 }
 
 /// [`export`] with the graph, features and variables of another of the app's workflow
@@ -265,6 +269,7 @@ pub fn export(app: &AppRow, include_secrets: bool) -> String {
 pub fn export_version(
     app: &AppRow,
     version: Option<&crate::store::WorkflowRow>,
+    secrets: &Secrets,
     include_secrets: bool,
 ) -> String {
     let mut doc: Value = serde_json::from_str(&app.dsl).unwrap_or(Value::Null);
@@ -288,7 +293,42 @@ pub fn export_version(
         meta.insert("mode".into(), Value::String(app.mode.clone()));
         meta.insert("description".into(), Value::String(app.description.clone()));
     }
+    if include_secrets && secrets.open_document(&mut doc).is_err() {
+        tracing::error!(app = %app.id, "secret variables cannot be decrypted: exported blank");
+        return dsl::export(&doc, false);
+    }
     dsl::export(&doc, include_secrets)
+}
+
+/// Seals the secret variables that earlier versions of weir stored in clear (apps and
+/// workflow versions); run at startup, idempotent.
+pub async fn seal_stored_secrets(store: &Store, secrets: &Secrets) -> Result<usize, StoreError> {
+    let mut sealed = 0;
+    for (id, text) in store.app_documents().await? {
+        let Ok(mut doc) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let before = doc.clone();
+        secrets.seal_document(&mut doc);
+        if doc != before {
+            store.set_app_document(&id, &doc.to_string()).await?;
+            sealed += 1;
+        }
+    }
+    for (id, text) in store.workflow_environments().await? {
+        let Ok(mut vars) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let before = vars.clone();
+        secrets.seal_variables(&mut vars);
+        if vars != before {
+            store
+                .set_workflow_environment(&id, &vars.to_string())
+                .await?;
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
 }
 
 #[cfg(test)]

@@ -105,7 +105,14 @@ pub mod messages {
     pub const WORKFLOW_NOT_PUBLISHED: &str = "Workflow not published";
     /// 400 a required `user` is missing.
     pub const USER_REQUIRED: &str = "Arg user must be provided.";
+    /// 409 a write that collided with another.
+    pub const CONFLICT: &str = "The resource already exists or was changed at the same time.";
+    /// 503 a saturated database.
+    pub const BUSY: &str = "The server is busy. Please try again shortly.";
 }
+
+/// Seconds a client is told to wait when the database is saturated.
+pub const BUSY_RETRY_AFTER_S: u64 = 1;
 
 /// A domain error: something the request asked for that the domain refuses or cannot do.
 #[derive(Debug, thiserror::Error)]
@@ -299,6 +306,20 @@ pub fn translate(err: &(dyn Error + 'static), surface: Surface) -> Option<HttpEr
             K::NoModel(_) => (StatusCode::BAD_REQUEST, codes::PROVIDER_NOT_INITIALIZE),
         };
         return Some(HttpError::new(status, code, e.to_string()));
+    }
+    if let Some(e) = err.downcast_ref::<crate::store::StoreError>() {
+        use crate::store::StoreError as S;
+        return match e {
+            // A constraint the domain did not expect to meet (it maps the ones it knows).
+            S::Conflict(_) => Some(HttpError::status(StatusCode::CONFLICT, messages::CONFLICT)),
+            S::Busy => Some(
+                HttpError::status(StatusCode::SERVICE_UNAVAILABLE, messages::BUSY).with_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(BUSY_RETRY_AFTER_S),
+                ),
+            ),
+            _ => None,
+        };
     }
     if let Some(e) = err.downcast_ref::<DslError>() {
         return Some(HttpError::new(

@@ -21,6 +21,7 @@ pub mod knowledge;
 pub mod net;
 pub mod providers;
 pub mod runtime;
+pub mod secrets;
 pub mod settings;
 pub mod state;
 pub mod store;

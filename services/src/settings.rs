@@ -34,6 +34,9 @@ pub struct Limits {
     pub ping_interval_s: u64,
     /// `/openapi/v1` requests per bearer token, counted before the token is looked up.
     pub openapi_rate_limit_per_token: String,
+    /// Failed credential lookups a client address may make per minute before it is
+    /// refused (429) without a lookup; 0 = no limit.
+    pub auth_failures_per_minute: u32,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -53,6 +56,7 @@ impl Default for Limits {
             max_execution_s: 1200,
             ping_interval_s: 10,
             openapi_rate_limit_per_token: "60/m".into(),
+            auth_failures_per_minute: 60,
         }
     }
 }
@@ -199,6 +203,9 @@ pub struct Settings {
     pub secret_key: String,
     /// Knowledge bases.
     pub knowledge: KnowledgeSettings,
+    /// Bearer token that opens `/metrics` on the public address (empty: `/metrics` is
+    /// served only on `metrics_bind`).
+    pub metrics_token: String,
 }
 
 impl Default for Settings {
@@ -213,6 +220,7 @@ impl Default for Settings {
             files_url: String::new(),
             secret_key: String::new(),
             knowledge: KnowledgeSettings::default(),
+            metrics_token: String::new(),
         }
     }
 }

@@ -41,25 +41,7 @@ struct Inner {
     knowledge: crate::knowledge::Knowledge,
     code: crate::engine::sandbox::CodeRunner,
     outbound: crate::net::Outbound,
-}
-
-/// The key that signs file URLs: the configured one, else a random one kept in the data
-/// directory so that URLs survive restarts.
-fn file_secret(settings: &Settings) -> Vec<u8> {
-    if !settings.secret_key.is_empty() {
-        return settings.secret_key.as_bytes().to_vec();
-    }
-    let path = settings.data_dir.join("secret_key");
-    if let Ok(existing) = std::fs::read(&path) {
-        if !existing.is_empty() {
-            return existing;
-        }
-    }
-    let key =
-        uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
-    let _ = std::fs::create_dir_all(&settings.data_dir);
-    let _ = std::fs::write(&path, &key);
-    key.into_bytes()
+    secrets: crate::secrets::Secrets,
 }
 
 impl AppState {
@@ -82,7 +64,8 @@ impl AppState {
                 .expect("the default network settings are valid")
         });
         let tools = ToolRegistry::new(&settings);
-        let file_secret = file_secret(&settings);
+        let file_secret = crate::secrets::secret_key(&settings);
+        let secrets = crate::secrets::Secrets::new(&file_secret);
         let code = crate::engine::sandbox::CodeRunner::new(&settings.code);
         AppState {
             inner: Arc::new(Inner {
@@ -101,6 +84,7 @@ impl AppState {
                 knowledge: Default::default(),
                 code,
                 outbound,
+                secrets,
             }),
         }
     }
@@ -145,6 +129,11 @@ impl AppState {
         &self.inner.code
     }
 
+    /// Seals and opens secrets at rest.
+    pub fn secrets(&self) -> &crate::secrets::Secrets {
+        &self.inner.secrets
+    }
+
     /// The key that signs file URLs.
     pub fn file_secret(&self) -> &[u8] {
         &self.inner.file_secret
@@ -167,7 +156,10 @@ impl AppState {
 
     /// An app by id (cached briefly).
     pub async fn app(&self, id: &str) -> Result<Option<Arc<LoadedApp>>, StoreError> {
-        self.inner.apps.get(&self.inner.store, id).await
+        self.inner
+            .apps
+            .get(&self.inner.store, &self.inner.secrets, id)
+            .await
     }
 
     /// Forgets a cached app (after it changed).

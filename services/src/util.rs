@@ -30,6 +30,13 @@ pub fn sha256_hex(text: &str) -> String {
     out
 }
 
+/// Whether two byte strings are equal, in time that does not depend on where they differ
+/// (signatures, keys, tokens).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
 /// Whether `s` is a UUID in any of its text forms.
 pub fn is_uuid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok()

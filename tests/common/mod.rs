@@ -42,6 +42,8 @@ pub fn example_names() -> Vec<String> {
 pub struct TestServer {
     /// Its address.
     pub addr: SocketAddr,
+    /// The address of `metrics_bind`, when configured.
+    pub metrics_addr: Option<SocketAddr>,
     /// The database it runs on.
     pub db: ScratchDb,
     /// Its configuration.
@@ -119,12 +121,14 @@ impl TestServer {
         let server = (options.server)(server);
         let bound = server.bind().await.expect("bind");
         let addr = bound.local_addr();
+        let metrics_addr = bound.metrics_addr();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(bound.serve(async {
             let _ = rx.await;
         }));
         TestServer {
             addr,
+            metrics_addr,
             db,
             config,
             client: reqwest::Client::builder().build().unwrap(),
@@ -143,10 +147,15 @@ impl TestServer {
     pub async fn import(&self, dsl: &str) -> String {
         let ws = self.db.store.default_workspace_id().await.unwrap();
         let tools = weir_services::tools::ToolRegistry::new(&self.config.services);
-        weir_services::apps::import(&self.db.store, &tools, &ws, dsl, None)
+        weir_services::apps::import(&self.db.store, &tools, &self.secrets(), &ws, dsl, None)
             .await
             .expect("import")
             .app_id
+    }
+
+    /// The sealer of secrets at rest this server uses.
+    pub fn secrets(&self) -> weir_services::secrets::Secrets {
+        weir_services::secrets::Secrets::from_settings(&self.config.services)
     }
 
     /// Imports a DSL example; returns the app id.

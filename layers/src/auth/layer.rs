@@ -2,18 +2,29 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use super::{Auth, Authenticate};
+use super::{Auth, Authenticate, FailureThrottle};
 
 /// Authenticates requests with `authenticator`; see the module docs.
 #[derive(Clone)]
 pub struct AuthLayer {
     authenticator: Arc<dyn Authenticate>,
+    throttle: Option<Arc<FailureThrottle>>,
 }
 
 impl AuthLayer {
     /// A layer asking `authenticator` about presented tokens.
     pub fn new(authenticator: Arc<dyn Authenticate>) -> Self {
-        AuthLayer { authenticator }
+        AuthLayer {
+            authenticator,
+            throttle: None,
+        }
+    }
+
+    /// Refuses client addresses whose credentials failed too often (see
+    /// [`FailureThrottle`]).
+    pub fn with_failure_throttle(mut self, throttle: FailureThrottle) -> Self {
+        self.throttle = Some(Arc::new(throttle));
+        self
     }
 }
 
@@ -30,6 +41,7 @@ impl<S> Layer<S> for AuthLayer {
         Auth {
             inner,
             authenticator: self.authenticator.clone(),
+            throttle: self.throttle.clone(),
         }
     }
 }

@@ -4,13 +4,16 @@
 //! so do requests that matched no route (their 404 comes first, as in Dify).
 //!
 //! Header failures are answered here with Dify's exact 401 bodies ([`messages`]); what a
-//! token means (unknown, revoked, app disabled…) is the implementation's answer.
+//! token means (unknown, revoked, app disabled…) is the implementation's answer. A client
+//! address whose credentials keep failing is refused before the lookup ([`FailureThrottle`]).
 
 mod layer;
 mod service;
+mod throttle;
 
 pub use layer::AuthLayer;
 pub use service::Auth;
+pub use throttle::{FailureThrottle, THROTTLED};
 
 use std::sync::Arc;
 

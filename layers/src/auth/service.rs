@@ -4,14 +4,15 @@ use std::task::{Context, Poll};
 use http::{header, Request};
 use tower::Service;
 
-use super::{bearer_token, Authenticate};
-use crate::{AuthKind, BoxError, BoxFuture, MatchedRoute};
+use super::{bearer_token, Authenticate, FailureThrottle};
+use crate::{AuthKind, BoxError, BoxFuture, ClientAddr, HttpError, MatchedRoute};
 
 /// The service of [`super::AuthLayer`].
 #[derive(Clone)]
 pub struct Auth<S> {
     pub(super) inner: S,
     pub(super) authenticator: Arc<dyn Authenticate>,
+    pub(super) throttle: Option<Arc<FailureThrottle>>,
 }
 
 impl<S> std::fmt::Debug for Auth<S> {
@@ -43,9 +44,26 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
+        let throttle = self.throttle.clone();
+        let client = req.extensions().get::<ClientAddr>().map(|c| c.0.ip());
         Box::pin(async move {
             let token = bearer_token(req.headers().get(header::AUTHORIZATION), route.meta.auth)?;
-            let ctx = authenticator.authenticate(&route, token).await?;
+            let throttled = throttle.as_deref().zip(client);
+            if let Some((t, ip)) = throttled {
+                t.check(ip)?;
+            }
+            let ctx = match authenticator.authenticate(&route, token).await {
+                Ok(ctx) => ctx,
+                Err(e) => {
+                    let refused = e
+                        .downcast_ref::<HttpError>()
+                        .is_some_and(|h| h.status_code() == http::StatusCode::UNAUTHORIZED);
+                    if let (true, Some((t, ip))) = (refused, throttled) {
+                        t.record(ip);
+                    }
+                    return Err(e);
+                }
+            };
             req.extensions_mut().insert(ctx);
             inner.call(req).await
         })

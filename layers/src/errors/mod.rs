@@ -48,6 +48,9 @@ pub fn rescue(
         if e.is::<http_body_util::LengthLimitError>() {
             return Some(HttpError::payload_too_large());
         }
+        if e.is::<crate::body::ReceiveError>() {
+            return Some(HttpError::bad_request(messages::BODY_NOT_RECEIVED));
+        }
         if e.is::<tokio::time::error::Elapsed>() || e.is::<crate::timeout::Elapsed>() {
             return Some(HttpError::status(
                 StatusCode::GATEWAY_TIMEOUT,

@@ -2,7 +2,7 @@
 
 use http::{header, HeaderValue, Method, Request, StatusCode};
 use serde_json::json;
-use weir_layers::{body, AuthKind, Body, RouteMeta};
+use weir_layers::{body, AuthKind, Body, HttpError, RouteMeta};
 
 use super::{handler, HandlerResult, Route};
 use crate::state::AppState;
@@ -33,11 +33,28 @@ async fn welcome(_state: AppState, _req: Request<Body>) -> HandlerResult {
     ))
 }
 
-async fn metrics(state: AppState, _req: Request<Body>) -> HandlerResult {
-    let mut res = http::Response::new(body::full(state.metrics().render()));
+/// `/metrics` on the public address: only with the configured `metrics_token` (otherwise
+/// the route does not exist there; `metrics_bind` serves it to the operator's network).
+async fn metrics(state: AppState, req: Request<Body>) -> HandlerResult {
+    let token = &state.settings().metrics_token;
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if token.is_empty() || !crate::util::ct_eq(presented.as_bytes(), token.as_bytes()) {
+        return Err(HttpError::route_not_found().into());
+    }
+    Ok(metrics_response(state.metrics()))
+}
+
+/// The Prometheus text of `metrics`.
+pub fn metrics_response(metrics: &weir_layers::metrics::Metrics) -> http::Response<Body> {
+    let mut res = http::Response::new(body::full(metrics.render()));
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    Ok(res)
+    res
 }

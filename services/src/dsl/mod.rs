@@ -280,16 +280,22 @@ pub fn export(doc: &Value, include_secrets: bool) -> String {
         map.insert("kind".into(), Value::String("app".into()));
     }
     if !include_secrets {
-        if let Some(Value::Array(vars)) = doc.pointer_mut("/workflow/environment_variables") {
-            for var in vars {
-                if var.get("value_type").and_then(Value::as_str) == Some("secret") {
-                    var["value"] = Value::String(String::new());
-                }
-            }
-        }
+        doc = blank_secrets(doc);
     }
     strip_key(&mut doc, "credential_id");
     serde_yaml::to_string(&doc).unwrap_or_default()
+}
+
+/// A DSL document with the values of its secret environment variables emptied.
+pub fn blank_secrets(mut doc: Value) -> Value {
+    if let Some(Value::Array(vars)) = doc.pointer_mut("/workflow/environment_variables") {
+        for var in vars {
+            if var.get("value_type").and_then(Value::as_str) == Some("secret") {
+                var["value"] = Value::String(String::new());
+            }
+        }
+    }
+    doc
 }
 
 fn strip_key(value: &mut Value, key: &str) {

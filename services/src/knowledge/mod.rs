@@ -55,6 +55,10 @@ pub mod messages {
     pub const DOCUMENTS_NOT_FOUND: &str = "Documents not found.";
     /// 404 tag.
     pub const TAG_NOT_FOUND: &str = "Tag not found";
+    /// 400 duplicate tag name.
+    pub const TAG_NAME_TAKEN: &str = "Tag name already exists";
+    /// 400 duplicate metadata name.
+    pub const METADATA_NAME_TAKEN: &str = "Metadata name already exists.";
     /// 404 chunk creation on an unfinished document.
     pub const DOCUMENT_NOT_COMPLETED: &str = "Document is not completed.";
     /// 404 chunk creation on a disabled document.

@@ -21,6 +21,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most upstream error body kept in messages.
 const ERROR_BODY_LIMIT: usize = 2000;
+/// Largest answer read from an upstream (a blocking body, or a whole stream).
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A client for one OpenAI-compatible provider.
 pub struct OpenAiClient {
@@ -180,16 +182,32 @@ impl OpenAiClient {
     }
 
     fn transport_error(&self, err: reqwest::Error) -> ProviderError {
-        if err.is_timeout() {
-            ProviderError::Timeout {
-                provider: self.name.clone(),
-            }
-        } else {
-            ProviderError::Connection {
-                provider: self.name.clone(),
-                message: error_chain(&err),
-            }
-        }
+        transport_error(&self.name, err)
+    }
+
+    /// Text from upstream with the provider's address taken out: clients never learn where
+    /// the operator's model server lives.
+    fn scrub(&self, text: &str) -> String {
+        scrub(text, &self.base_url)
+    }
+
+    /// Reads an answer's body up to `cap` bytes.
+    async fn read_body(
+        &self,
+        res: reqwest::Response,
+        cap: u64,
+    ) -> Result<bytes::Bytes, ProviderError> {
+        crate::net::read_capped(res, cap)
+            .await
+            .map_err(|e| match e {
+                crate::net::NetError::TooLarge(n) => {
+                    self.invalid(format!("the answer exceeds {n} bytes"))
+                }
+                other => ProviderError::Connection {
+                    provider: self.name.clone(),
+                    message: self.scrub(&other.to_string()),
+                },
+            })
     }
 
     async fn post(
@@ -211,7 +229,10 @@ impl OpenAiClient {
         if (200..300).contains(&status) {
             return Ok(res);
         }
-        let mut text = res.text().await.unwrap_or_default();
+        let mut text = match self.read_body(res, 64 * 1024).await {
+            Ok(b) => self.scrub(&String::from_utf8_lossy(&b)),
+            Err(_) => String::new(),
+        };
         if text.len() > ERROR_BODY_LIMIT {
             let mut end = ERROR_BODY_LIMIT;
             while !text.is_char_boundary(end) {
@@ -259,7 +280,7 @@ impl OpenAiClient {
         let metrics = self.metrics.clone();
         let provider = self.name.clone();
         if !req.stream {
-            let bytes = res.bytes().await.map_err(|e| self.transport_error(e))?;
+            let bytes = self.read_body(res, MAX_RESPONSE_BYTES).await?;
             let mut events = parse_blocking(&provider, &bytes)?;
             finish_usage(&mut events, &pricing, started, None, prompt_estimate);
             metrics.observe_upstream(&provider, started.elapsed().as_secs_f64());
@@ -268,20 +289,9 @@ impl OpenAiClient {
             )));
         }
         let name = self.name.clone();
-        let bytes = res.bytes_stream().map(move |r| {
-            r.map_err(|e| {
-                if e.is_timeout() {
-                    ProviderError::Timeout {
-                        provider: name.clone(),
-                    }
-                } else {
-                    ProviderError::Connection {
-                        provider: name.clone(),
-                        message: error_chain(&e),
-                    }
-                }
-            })
-        });
+        let bytes = res
+            .bytes_stream()
+            .map(move |r| r.map_err(|e| transport_error(&name, e)));
         let state = StreamState {
             sse: SseEvents::new(provider.clone(), Box::pin(bytes)),
             pricing,
@@ -325,7 +335,9 @@ impl OpenAiClient {
                 &json!({"model": model, "input": inputs}),
             )
             .await?;
-        let value: Value = res.json().await.map_err(|e| self.invalid(e.to_string()))?;
+        let body = self.read_body(res, MAX_RESPONSE_BYTES).await?;
+        let value: Value =
+            serde_json::from_slice(&body).map_err(|e| self.invalid(e.to_string()))?;
         self.metrics
             .observe_upstream(&self.name, started.elapsed().as_secs_f64());
         let data = value["data"]
@@ -366,7 +378,9 @@ impl OpenAiClient {
                 &json!({"model": model, "query": query, "documents": documents, "top_n": top_n}),
             )
             .await?;
-        let value: Value = res.json().await.map_err(|e| self.invalid(e.to_string()))?;
+        let body = self.read_body(res, MAX_RESPONSE_BYTES).await?;
+        let value: Value =
+            serde_json::from_slice(&body).map_err(|e| self.invalid(e.to_string()))?;
         let results = value["results"]
             .as_array()
             .ok_or_else(|| self.invalid("no results".into()))?;
@@ -389,6 +403,34 @@ impl OpenAiClient {
             message,
         }
     }
+}
+
+/// A transport failure: a timeout, or a connection error whose text names no URL.
+fn transport_error(provider: &str, err: reqwest::Error) -> ProviderError {
+    if err.is_timeout() {
+        ProviderError::Timeout {
+            provider: provider.to_owned(),
+        }
+    } else {
+        ProviderError::Connection {
+            provider: provider.to_owned(),
+            message: error_chain(&err.without_url()),
+        }
+    }
+}
+
+/// `text` without the base URL or its host.
+fn scrub(text: &str, base_url: &str) -> String {
+    let mut out = text.replace(base_url, "the provider");
+    if let Some(host) = reqwest::Url::parse(base_url).ok().and_then(|u| {
+        u.host_str().map(|h| match u.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_owned(),
+        })
+    }) {
+        out = out.replace(&host, "the provider");
+    }
+    out
 }
 
 /// The state of one upstream stream: prices usage, measures latency, estimates usage when

@@ -13,6 +13,9 @@ use super::ProviderError;
 
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, ProviderError>> + Send>>;
 
+/// Longest line of an upstream stream.
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Events from an upstream SSE body.
 pub(super) struct SseEvents {
     provider: String,
@@ -21,6 +24,7 @@ pub(super) struct SseEvents {
     pending: std::collections::VecDeque<LlmEvent>,
     finished: bool,
     saw_finish: bool,
+    received: u64,
 }
 
 impl SseEvents {
@@ -32,6 +36,7 @@ impl SseEvents {
             pending: Default::default(),
             finished: false,
             saw_finish: false,
+            received: 0,
         }
     }
 
@@ -40,6 +45,18 @@ impl SseEvents {
             provider: self.provider.clone(),
             message,
         }
+    }
+
+    /// Refuses a line or a whole stream past its cap.
+    fn check_size(&self) -> Result<(), ProviderError> {
+        if self.buf.len() > MAX_LINE_BYTES {
+            return Err(self.invalid(format!("a stream line exceeds {MAX_LINE_BYTES} bytes")));
+        }
+        let cap = super::client::MAX_RESPONSE_BYTES;
+        if self.received > cap {
+            return Err(self.invalid(format!("the answer exceeds {cap} bytes")));
+        }
+        Ok(())
     }
 
     /// Parses complete lines in the buffer into events.
@@ -133,8 +150,10 @@ impl Stream for SseEvents {
             }
             match self.bytes.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => {
+                    self.received += bytes.len() as u64;
                     self.buf.extend_from_slice(&bytes);
-                    if let Err(e) = self.drain_lines() {
+                    let outcome = self.drain_lines().and_then(|()| self.check_size());
+                    if let Err(e) = outcome {
                         self.finished = true;
                         return Poll::Ready(Some(Err(e)));
                     }

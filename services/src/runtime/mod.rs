@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::dsl::AppMode;
+use crate::secrets::Secrets;
 use crate::store::{AppRow, Store, StoreError};
 use config::AppConfig;
 
@@ -40,9 +41,13 @@ pub struct LoadedApp {
 }
 
 impl LoadedApp {
-    /// Parses a stored app.
-    pub fn from_row(row: AppRow) -> LoadedApp {
-        let dsl: Value = serde_json::from_str(&row.dsl).unwrap_or(Value::Null);
+    /// Parses a stored app, opening its sealed secrets.
+    pub fn from_row(row: AppRow, secrets: &Secrets) -> LoadedApp {
+        let mut dsl: Value = serde_json::from_str(&row.dsl).unwrap_or(Value::Null);
+        if secrets.open_document(&mut dsl).is_err() {
+            tracing::error!(app = %row.id, "secret variables cannot be decrypted (was secret_key changed?): they are empty");
+            dsl = crate::dsl::blank_secrets(std::mem::take(&mut dsl));
+        }
         let mode = AppMode::parse(&row.mode).unwrap_or(AppMode::Chat);
         let config = dsl
             .get("model_config")
@@ -111,7 +116,12 @@ impl AppCache {
     }
 
     /// The app with this id, from the cache or the store.
-    pub async fn get(&self, store: &Store, id: &str) -> Result<Option<Arc<LoadedApp>>, StoreError> {
+    pub async fn get(
+        &self,
+        store: &Store,
+        secrets: &Secrets,
+        id: &str,
+    ) -> Result<Option<Arc<LoadedApp>>, StoreError> {
         if let Some((app, at)) = self.apps.read().unwrap_or_else(|p| p.into_inner()).get(id) {
             if at.elapsed() < APP_CACHE_TTL {
                 return Ok(Some(app.clone()));
@@ -124,7 +134,7 @@ impl AppCache {
                 .remove(id);
             return Ok(None);
         };
-        let app = Arc::new(LoadedApp::from_row(row));
+        let app = Arc::new(LoadedApp::from_row(row, secrets));
         let mut apps = self.apps.write().unwrap_or_else(|p| p.into_inner());
         if apps.len() > 10_000 {
             apps.clear();

@@ -294,6 +294,42 @@ impl Store {
         Ok(())
     }
 
+    /// Every app's stored DSL document: (id, JSON text).
+    pub async fn app_documents(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT id, dsl FROM apps")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Replaces an app's stored DSL document (no other change).
+    pub async fn set_app_document(&self, id: &str, dsl: &str) -> Result<()> {
+        self.apply(vec![Stmt::new(
+            "UPDATE apps SET dsl = $1 WHERE id = $2",
+            crate::vals![dsl, id],
+        )])
+        .await?;
+        Ok(())
+    }
+
+    /// Every workflow version's environment variables: (id, JSON text).
+    pub async fn workflow_environments(&self) -> Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT id, environment_variables FROM workflows")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Replaces a workflow version's environment variables.
+    pub async fn set_workflow_environment(&self, id: &str, vars: &str) -> Result<()> {
+        self.apply(vec![Stmt::new(
+            "UPDATE workflows SET environment_variables = $1 WHERE id = $2",
+            crate::vals![vars, id],
+        )])
+        .await?;
+        Ok(())
+    }
+
     /// A workflow version by id.
     pub async fn workflow(&self, id: &str) -> Result<Option<WorkflowRow>> {
         let row = sqlx::query(

@@ -50,24 +50,96 @@ pub enum Backend {
 }
 
 /// A store failure: the database is unreachable, a migration failed, or a query failed.
+/// Constraint violations and saturation are told apart from other failures, so that the
+/// error table can answer them (409/400 and 503) instead of a 500.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The URL names no supported database.
     #[error("unsupported database url {0:?}: expected sqlite://… or postgres://…")]
     UnsupportedUrl(String),
+    /// A unique constraint refused the write: the name or key is taken.
+    #[error("already exists ({0})")]
+    Conflict(String),
+    /// The database is saturated: no connection came within the wait, the write queue is
+    /// full, or the file stayed locked.
+    #[error("the database is busy")]
+    Busy,
     /// A database error.
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     /// A migration error.
     #[error(transparent)]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// The SQLite writer failed (the statement's error, or the writer is gone).
     #[error("database write failed: {0}")]
     Writer(String),
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut => StoreError::Busy,
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(d.message().to_owned())
+            }
+            // SQLite answers a lock held past its busy timeout with SQLITE_BUSY (5).
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("5") => StoreError::Busy,
+            other => StoreError::Db(other),
+        }
+    }
+}
+
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Turns a store conflict into the domain's own error (a duplicate name, say).
+pub trait OrConflict<T> {
+    /// `Err(Conflict)` becomes `conflict()`; other errors pass through.
+    fn or_conflict<E>(
+        self,
+        conflict: impl FnOnce() -> E,
+    ) -> std::result::Result<T, weir_layers::BoxError>
+    where
+        E: Into<weir_layers::BoxError>;
+}
+
+impl<T> OrConflict<T> for Result<T> {
+    fn or_conflict<E>(
+        self,
+        conflict: impl FnOnce() -> E,
+    ) -> std::result::Result<T, weir_layers::BoxError>
+    where
+        E: Into<weir_layers::BoxError>,
+    {
+        match self {
+            Ok(v) => Ok(v),
+            Err(StoreError::Conflict(_)) => Err(conflict().into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// How a store is opened (`[database]`).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default)]
+pub struct StoreOptions {
+    /// Connections of a Postgres pool.
+    pub max_connections: u32,
+    /// Longest wait for a pooled connection before answering 503, seconds.
+    pub acquire_timeout_s: u64,
+    /// Writes a SQLite store queues before answering 503.
+    pub write_queue: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: POSTGRES_CONNECTIONS,
+            acquire_timeout_s: 10,
+            write_queue: 10_000,
+        }
+    }
+}
 
 macro_rules! migrations {
     ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
@@ -83,8 +155,12 @@ macro_rules! migrations {
 
 fn migrator(backend: Backend) -> Migrator {
     let migrations = match backend {
-        Backend::Sqlite => migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge"),
-        Backend::Postgres => migrations!("postgres": 1 "0001_init", 2 "0002_knowledge"),
+        Backend::Sqlite => {
+            migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names")
+        }
+        Backend::Postgres => {
+            migrations!("postgres": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names")
+        }
     };
     Migrator {
         migrations: Cow::Owned(migrations),
@@ -105,6 +181,11 @@ pub struct Store {
 impl Store {
     /// Connects to `url` (`sqlite://path` — created if missing — or `postgres://…`).
     pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with these options.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -120,12 +201,13 @@ impl Store {
             }
             _ => url.to_owned(),
         };
-        let options = AnyConnectOptions::from_str(&url)?;
+        let connect = AnyConnectOptions::from_str(&url)?;
+        let acquire = Duration::from_secs(options.acquire_timeout_s.max(1));
         let open = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .min_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(acquire)
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
@@ -138,17 +220,17 @@ impl Store {
                         Ok(())
                     })
                 })
-                .connect_with(options.clone())
+                .connect_with(connect.clone())
         };
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 // The pool first: it creates the file and switches it to WAL.
                 let pool = open(SQLITE_READERS).await?;
                 let path = sqlite_path(&url);
-                (pool, Writer::sqlite(&path)?)
+                (pool, Writer::sqlite(&path, options.write_queue)?)
             }
             Backend::Postgres => {
-                let pool = open(POSTGRES_CONNECTIONS).await?;
+                let pool = open(options.max_connections.max(1)).await?;
                 (pool.clone(), Writer::Pool(pool))
             }
         };
@@ -161,14 +243,22 @@ impl Store {
 
     /// Connects and runs pending migrations.
     pub async fn open(url: &str) -> Result<Store> {
-        let store = Self::connect(url).await?;
+        Self::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::open`] with these options.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Store> {
+        let store = Self::connect_with(url, options).await?;
         store.migrate().await?;
         Ok(store)
     }
 
     /// Runs pending migrations.
     pub async fn migrate(&self) -> Result<()> {
-        migrator(self.backend).run(&self.pool).await?;
+        migrator(self.backend)
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)?;
         Ok(())
     }
 

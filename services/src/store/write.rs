@@ -3,7 +3,8 @@
 //!
 //! On SQLite a single writer thread owns one connection (SQLite admits one writer at a
 //! time) and applies whatever calls are queued in one transaction — group commit — with a
-//! savepoint per call, so a failing call rolls back alone. Statements run on that thread
+//! savepoint per call, so a failing call rolls back alone. The queue is bounded: a full
+//! queue is [`StoreError::Busy`] at once, not an ever-growing backlog. Statements run on that thread
 //! without a round trip per statement, which is what makes SQLite writes cheap. On Postgres
 //! each call is a transaction on the pool.
 
@@ -150,7 +151,7 @@ pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_mill
 #[derive(Debug)]
 pub enum Writer {
     /// The SQLite writer thread (and its checkpointer, stopped when this drops).
-    Sqlite(mpsc::Sender<JobBox>, Checkpointer),
+    Sqlite(mpsc::SyncSender<JobBox>, Checkpointer),
     /// A Postgres pool.
     Pool(AnyPool),
 }
@@ -198,8 +199,9 @@ impl std::fmt::Debug for JobBox {
 }
 
 impl Writer {
-    /// Starts the SQLite writer thread on the database file at `path`.
-    pub fn sqlite(path: &str) -> Result<Writer> {
+    /// Starts the SQLite writer thread on the database file at `path`, queueing at most
+    /// `queue` calls.
+    pub fn sqlite(path: &str, queue: usize) -> Result<Writer> {
         let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
@@ -209,7 +211,7 @@ impl Writer {
         .map_err(sqlite_error)?;
         let checkpointer = Checkpointer::start(path)?;
         conn.set_prepared_statement_cache_capacity(128);
-        let (tx, rx) = mpsc::channel::<JobBox>();
+        let (tx, rx) = mpsc::sync_channel::<JobBox>(queue.max(1));
         std::thread::Builder::new()
             .name("weir-sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
@@ -223,8 +225,13 @@ impl Writer {
             Writer::Sqlite(queue, _) => {
                 let (reply, answer) = oneshot::channel();
                 queue
-                    .send(JobBox(Job { stmts, reply }))
-                    .map_err(|_| StoreError::Writer("the writer thread stopped".into()))?;
+                    .try_send(JobBox(Job { stmts, reply }))
+                    .map_err(|e| match e {
+                        mpsc::TrySendError::Full(_) => StoreError::Busy,
+                        mpsc::TrySendError::Disconnected(_) => {
+                            StoreError::Writer("the writer thread stopped".into())
+                        }
+                    })?;
                 answer
                     .await
                     .map_err(|_| StoreError::Writer("the writer thread stopped".into()))?
@@ -267,7 +274,35 @@ pub fn bind_all<'q>(
 }
 
 fn sqlite_error(e: rusqlite::Error) -> StoreError {
-    StoreError::Writer(e.to_string())
+    classify(&e)()
+}
+
+/// How to report a SQLite failure (once per waiting call): unique violations are
+/// conflicts, a lock held past the busy timeout is saturation, the rest is a write error.
+fn classify(e: &rusqlite::Error) -> impl Fn() -> StoreError {
+    use rusqlite::ffi::ErrorCode;
+    const UNIQUE: i32 = 2067;
+    const PRIMARY_KEY: i32 = 1555;
+    let text = e.to_string();
+    let kind = match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == ErrorCode::ConstraintViolation
+                && matches!(f.extended_code, UNIQUE | PRIMARY_KEY) =>
+        {
+            1
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+        {
+            2
+        }
+        _ => 0,
+    };
+    move || match kind {
+        1 => StoreError::Conflict(text.clone()),
+        2 => StoreError::Busy,
+        _ => StoreError::Writer(text.clone()),
+    }
 }
 
 impl rusqlite::ToSql for Val {
@@ -321,9 +356,9 @@ fn writer_loop(conn: rusqlite::Connection, rx: mpsc::Receiver<JobBox>) {
             }
         }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let message = e.to_string();
+            let error = classify(&e);
             for job in batch {
-                let _ = job.reply.send(Err(StoreError::Writer(message.clone())));
+                let _ = job.reply.send(Err(error()));
             }
             continue;
         }
@@ -333,16 +368,16 @@ fn writer_loop(conn: rusqlite::Connection, rx: mpsc::Receiver<JobBox>) {
             let r = run_call(&conn, &job.stmts);
             if r.is_err() && conn.is_autocommit() {
                 // The error rolled the whole transaction back (I/O, full disk…).
-                aborted = r.as_ref().err().map(|e| e.to_string());
+                aborted = r.as_ref().err().map(classify);
                 break;
             }
             results.push(r.map_err(sqlite_error));
         }
-        let committed = match &aborted {
-            Some(e) => Err(e.clone()),
+        let committed = match aborted {
+            Some(error) => Err(error),
             None => conn.execute_batch("COMMIT").map_err(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
-                e.to_string()
+                classify(&e)
             }),
         };
         match committed {
@@ -351,9 +386,9 @@ fn writer_loop(conn: rusqlite::Connection, rx: mpsc::Receiver<JobBox>) {
                     let _ = job.reply.send(r);
                 }
             }
-            Err(e) => {
+            Err(error) => {
                 for job in batch {
-                    let _ = job.reply.send(Err(StoreError::Writer(e.clone())));
+                    let _ = job.reply.send(Err(error()));
                 }
             }
         }
@@ -374,7 +409,7 @@ mod tests {
     #[tokio::test]
     async fn calls_are_atomic_and_fail_alone() {
         let path = temp_db();
-        let w = Writer::sqlite(&path).unwrap();
+        let w = Writer::sqlite(&path, 1024).unwrap();
         w.apply(vec![Stmt::new(
             "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, x REAL)",
             vec![],

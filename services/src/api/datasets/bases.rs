@@ -11,7 +11,7 @@ use crate::api::{handler, HandlerResult, Route};
 use crate::knowledge::retrieve::Settings as RetrievalSettings;
 use crate::knowledge::{messages, KnowledgeError};
 use crate::state::AppState;
-use crate::store::DatasetRow;
+use crate::store::{DatasetRow, OrConflict};
 use crate::util::{new_id, now};
 
 /// Longest dataset name.
@@ -202,7 +202,10 @@ async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
         created_at: ts,
         updated_at: ts,
     };
-    store.save_dataset(&d).await?;
+    store
+        .save_dataset(&d)
+        .await
+        .or_conflict(|| KnowledgeError::NameDuplicate)?;
     Ok(ok(&dataset_json(&state, &d, false).await?))
 }
 
@@ -292,7 +295,10 @@ async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
         d.retrieval_model = Some(retrieval_model(&state, v)?);
     }
     d.updated_at = now();
-    store.save_dataset(&d).await?;
+    store
+        .save_dataset(&d)
+        .await
+        .or_conflict(|| KnowledgeError::NameDuplicate)?;
     if reindex {
         // A new technique or embedding model: every document is indexed again.
         for doc in store.documents_of(&d.id).await? {

@@ -7,9 +7,9 @@ use weir_layers::{body, Body, BoxError};
 use super::{dataset_gate, no_content, ok, opt_str, DatasetCall, DATASET_KEY};
 use crate::api::request::{json_object, path_param};
 use crate::api::{handler, HandlerResult, Route};
-use crate::knowledge::{KnowledgeError, BUILT_IN_FIELDS};
+use crate::knowledge::{messages, KnowledgeError, BUILT_IN_FIELDS};
 use crate::state::AppState;
-use crate::store::{DocumentRow, MetadataFieldRow, Store};
+use crate::store::{DocumentRow, MetadataFieldRow, OrConflict, Store};
 use crate::util::now;
 
 /// Types a metadata field may have.
@@ -102,7 +102,7 @@ async fn check_name(
         .iter()
         .any(|f| f.name == name && Some(f.id.as_str()) != except)
     {
-        return Err(KnowledgeError::invalid("Metadata name already exists.").into());
+        return Err(KnowledgeError::invalid(messages::METADATA_NAME_TAKEN).into());
     }
     Ok(())
 }
@@ -149,7 +149,8 @@ async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
     let id = state
         .store()
         .insert_metadata_field(&call.dataset.id, &name, &kind)
-        .await?;
+        .await
+        .or_conflict(|| KnowledgeError::invalid(messages::METADATA_NAME_TAKEN))?;
     Ok(body::json(
         StatusCode::CREATED,
         &json!({"id": id, "name": name, "type": kind}),
@@ -197,7 +198,11 @@ async fn rename(state: AppState, req: Request<Body>) -> HandlerResult {
     let name =
         opt_str(&body, "name")?.ok_or_else(|| KnowledgeError::invalid("name is required"))?;
     check_name(&state, &call, &name, Some(&f.id)).await?;
-    state.store().rename_metadata_field(&f.id, &name).await?;
+    state
+        .store()
+        .rename_metadata_field(&f.id, &name)
+        .await
+        .or_conflict(|| KnowledgeError::invalid(messages::METADATA_NAME_TAKEN))?;
     let (old, new) = (f.name.clone(), name.clone());
     rewrite_values(&state, &call.dataset.id, move |v| match v.remove(&old) {
         Some(x) => {

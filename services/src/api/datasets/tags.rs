@@ -11,6 +11,7 @@ use crate::api::request::json_object;
 use crate::api::{handler, HandlerResult, Route};
 use crate::knowledge::{messages, KnowledgeError};
 use crate::state::AppState;
+use crate::store::OrConflict;
 
 /// The tag type of knowledge tags.
 pub const KNOWLEDGE: &str = "knowledge";
@@ -100,11 +101,12 @@ async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
         .iter()
         .any(|t| t.name == name)
     {
-        return Err(KnowledgeError::invalid("Tag name already exists").into());
+        return Err(KnowledgeError::invalid(messages::TAG_NAME_TAKEN).into());
     }
     let id = store
         .insert_tag(&ctx.workspace_id, &name, KNOWLEDGE)
-        .await?;
+        .await
+        .or_conflict(|| KnowledgeError::invalid(messages::TAG_NAME_TAKEN))?;
     Ok(ok(&tag_json(&id, &name, 0)))
 }
 
@@ -121,9 +123,12 @@ async fn rename(state: AppState, req: Request<Body>) -> HandlerResult {
         .find(|t| t.id == id)
         .ok_or_else(|| KnowledgeError::not_found(messages::TAG_NOT_FOUND))?;
     if tags.iter().any(|t| t.name == name && t.id != id) {
-        return Err(KnowledgeError::invalid("Tag name already exists").into());
+        return Err(KnowledgeError::invalid(messages::TAG_NAME_TAKEN).into());
     }
-    store.rename_tag(&id, &name).await?;
+    store
+        .rename_tag(&id, &name)
+        .await
+        .or_conflict(|| KnowledgeError::invalid(messages::TAG_NAME_TAKEN))?;
     Ok(ok(&tag_json(&id, &name, tag.bindings)))
 }
 

@@ -85,6 +85,10 @@ async fn export(state: AppState, req: Request<Body>) -> HandlerResult {
         },
     };
     invalid.finish()?;
+    // Secrets leave only for a caller who may do everything and asked for them.
+    if include_secret {
+        weir_layers::auth::require_scope(&call.ctx, Some(scopes::FULL))?;
+    }
     let row = &call.app.row;
     let version = match workflow_id {
         None => None,
@@ -97,7 +101,7 @@ async fn export(state: AppState, req: Request<Body>) -> HandlerResult {
                 .ok_or_else(|| HttpError::not_found("Workflow not found"))?,
         ),
     };
-    let yaml = apps::export_version(row, version.as_ref(), include_secret);
+    let yaml = apps::export_version(row, version.as_ref(), state.secrets(), include_secret);
     Ok(body::json(
         StatusCode::OK,
         &json!({"data": yaml, "draft_hash": null}),
@@ -232,7 +236,16 @@ async fn import_text(
             return Ok(ImportBody::failed(id, "App not found", String::new()));
         }
     }
-    match apps::import_with(state.store(), state.tools(), workspace_id, &text, &options).await {
+    match apps::import_with(
+        state.store(),
+        state.tools(),
+        state.secrets(),
+        workspace_id,
+        &text,
+        &options,
+    )
+    .await
+    {
         Ok(done) => {
             state.forget_app(&done.app_id);
             Ok(ImportBody {

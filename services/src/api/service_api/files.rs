@@ -313,16 +313,102 @@ fn multipart_error(e: multer::Error) -> BoxError {
     }
 }
 
-async fn file_response(state: &AppState, f: &UploadFileRow, as_attachment: bool) -> HandlerResult {
+/// Whether a browser would run this file's content (HTML, SVG, XML, scripts): such files are
+/// only ever served as downloads.
+fn is_active(f: &UploadFileRow) -> bool {
+    let mime = f.mime_type.to_ascii_lowercase();
+    ["html", "svg", "xml", "javascript", "ecmascript"]
+        .iter()
+        .any(|m| mime.contains(m))
+        || matches!(
+            f.extension.as_str(),
+            "html"
+                | "htm"
+                | "xhtml"
+                | "shtml"
+                | "svg"
+                | "svgz"
+                | "xml"
+                | "xsl"
+                | "xslt"
+                | "js"
+                | "mjs"
+        )
+}
+
+/// A single `Range: bytes=…` of a body of `len` bytes: `Some(Ok(start..end))`, `Some(Err)`
+/// when it cannot be satisfied, `None` when absent or not a single byte range (the whole
+/// body is served).
+fn byte_range(header: Option<&HeaderValue>, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = header?.to_str().ok()?.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    let range = match (first.is_empty(), last.is_empty()) {
+        (true, false) => {
+            let n: u64 = last.parse().ok()?;
+            if n == 0 {
+                return Some(Err(()));
+            }
+            (len.saturating_sub(n), len)
+        }
+        (false, _) => {
+            let start: u64 = first.parse().ok()?;
+            let end = if last.is_empty() {
+                len
+            } else {
+                last.parse::<u64>().ok()?.saturating_add(1).min(len)
+            };
+            if start >= len || start >= end {
+                return Some(Err(()));
+            }
+            (start, end)
+        }
+        (true, true) => return None,
+    };
+    Some(Ok(range))
+}
+
+/// An upload as an HTTP answer: inline with its type, or as a download (asked for, or an
+/// active type); `Range` requests are served.
+async fn file_response(
+    state: &AppState,
+    f: &UploadFileRow,
+    as_attachment: bool,
+    range: Option<&HeaderValue>,
+) -> HandlerResult {
     let path = state.settings().data_dir.join(&f.storage_key);
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| ServiceError::FileNotFound("The requested file was not found.".into()))?;
-    let mut res = http::Response::new(body::full(Bytes::from(bytes)));
-    let html_like =
-        f.mime_type.contains("html") || matches!(f.extension.as_str(), "html" | "htm" | "svg");
+    let bytes = Bytes::from(
+        tokio::fs::read(&path)
+            .await
+            .map_err(|_| ServiceError::FileNotFound("The requested file was not found.".into()))?,
+    );
+    let len = bytes.len() as u64;
+    let (status, body, content_range) = match byte_range(range, len) {
+        None => (StatusCode::OK, bytes, None),
+        Some(Ok((start, end))) => (
+            StatusCode::PARTIAL_CONTENT,
+            bytes.slice(start as usize..end as usize),
+            Some(format!("bytes {start}-{}/{len}", end - 1)),
+        ),
+        Some(Err(())) => {
+            let err = HttpError::status(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "The requested range is not satisfiable.",
+            );
+            return Err(match HeaderValue::from_str(&format!("bytes */{len}")) {
+                Ok(v) => err.with_header(header::CONTENT_RANGE, v),
+                Err(_) => err,
+            }
+            .into());
+        }
+    };
+    let mut res = http::Response::new(body::full(body));
+    *res.status_mut() = status;
     let headers = res.headers_mut();
-    if as_attachment || html_like {
+    if as_attachment || is_active(f) {
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
@@ -336,8 +422,13 @@ async fn file_response(state: &AppState, f: &UploadFileRow, as_attachment: bool)
     } else if let Ok(v) = HeaderValue::from_str(&f.mime_type) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    if matches!(kind_of_extension(&f.extension), "audio" | "video") {
-        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(v) = content_range.and_then(|r| HeaderValue::from_str(&r).ok()) {
+        headers.insert(header::CONTENT_RANGE, v);
     }
     headers.insert(
         header::CACHE_CONTROL,
@@ -364,7 +455,7 @@ async fn preview(state: AppState, req: Request<Body>) -> HandlerResult {
                 .ok_or_else(|| {
                     ServiceError::FileNotFound("The requested file was not found.".into())
                 })?;
-            file_response(&state, &f, as_attachment).await
+            file_response(&state, &f, as_attachment, req.headers().get(header::RANGE)).await
         }
     }
 }
@@ -382,7 +473,8 @@ async fn signed_preview(state: AppState, req: Request<Body>) -> HandlerResult {
     let fresh = ts
         .parse::<i64>()
         .is_ok_and(|t| now() - t <= SIGNED_URL_TTL_S);
-    if !fresh || signature(state.file_secret(), &id, &ts, &nonce) != sign {
+    let expected = signature(state.file_secret(), &id, &ts, &nonce);
+    if !fresh || !crate::util::ct_eq(expected.as_bytes(), sign.as_bytes()) {
         return Err(HttpError::forbidden("Invalid request.").into());
     }
     let f = state
@@ -391,12 +483,25 @@ async fn signed_preview(state: AppState, req: Request<Body>) -> HandlerResult {
         .await?
         .ok_or_else(|| ServiceError::FileNotFound("The requested file was not found.".into()))?;
     let as_attachment = query_param(&q, "as_attachment").is_some_and(|v| v == "true");
-    file_response(&state, &f, as_attachment).await
+    file_response(&state, &f, as_attachment, req.headers().get(header::RANGE)).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges() {
+        let h = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert_eq!(byte_range(None, 10), None);
+        assert_eq!(byte_range(Some(&h("bytes=0-3")), 10), Some(Ok((0, 4))));
+        assert_eq!(byte_range(Some(&h("bytes=4-")), 10), Some(Ok((4, 10))));
+        assert_eq!(byte_range(Some(&h("bytes=-3")), 10), Some(Ok((7, 10))));
+        assert_eq!(byte_range(Some(&h("bytes=5-100")), 10), Some(Ok((5, 10))));
+        assert_eq!(byte_range(Some(&h("bytes=10-")), 10), Some(Err(())));
+        assert_eq!(byte_range(Some(&h("bytes=0-1,3-4")), 10), None);
+        assert_eq!(byte_range(Some(&h("items=0-1")), 10), None);
+    }
 
     #[test]
     fn names() {

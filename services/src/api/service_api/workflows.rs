@@ -94,10 +94,15 @@ pub async fn version(
         return Err(ServiceError::DraftWorkflow(raw.to_owned()).into());
     }
     let parse = |t: &str| serde_json::from_str::<Value>(t).unwrap_or(Value::Null);
+    let mut environment = parse(&row.environment_variables);
+    state
+        .secrets()
+        .open_variables(&mut environment)
+        .map_err(|e| ServiceError::BadRequest(e.to_string().into()))?;
     let wf = Workflow::compile(
         &row.id,
         &parse(&row.graph),
-        &parse(&row.environment_variables),
+        &environment,
         &parse(&row.conversation_variables),
     )?;
     Ok(Arc::new(wf))
