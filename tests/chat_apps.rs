@@ -526,7 +526,7 @@ async fn stop_saves_the_partial_answer_and_ends_with_message_end() {
 }
 
 #[tokio::test]
-async fn client_disconnect_stops_the_upstream_and_saves_what_was_generated() {
+async fn a_client_that_disconnects_does_not_stop_the_generation() {
     let (server, upstream) = start_with_upstream().await;
     let (_, key) = server.app_with_key("01-chat-simple.yml").await;
     upstream.push(Script::Slow(
@@ -550,17 +550,19 @@ async fn client_disconnect_stops_the_upstream_and_saves_what_was_generated() {
         }
     }
     drop(stream);
-    // The upstream would take ~1.8 s more to finish; weir hangs up on it at once.
-    let hung_up = common::eventually(Duration::from_millis(1200), || async {
-        (upstream.in_flight() == 0).then_some(())
-    })
-    .await;
-    assert!(hung_up.is_some(), "the upstream stream is still being read");
+    // The generation goes on without the client (SERVICE_API.md §1.8): the upstream is
+    // still being read a while after the hang-up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        upstream.in_flight(),
+        1,
+        "the upstream was dropped with the client"
+    );
     let conv = sse::events(&text)[0]["conversation_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let saved = common::eventually(Duration::from_secs(5), || async {
+    let saved = common::eventually(Duration::from_secs(8), || async {
         let (_, page) = status_json(
             server
                 .get(
@@ -571,14 +573,11 @@ async fn client_disconnect_stops_the_upstream_and_saves_what_was_generated() {
         )
         .await;
         let answer = page["data"][0]["answer"].as_str().unwrap_or("").to_owned();
-        (!answer.is_empty()).then_some(answer)
+        answer.contains("theta").then_some(answer)
     })
     .await
-    .expect("the partial answer is saved");
-    assert!(
-        saved.starts_with("alpha beta") && !saved.contains("theta"),
-        "{saved}"
-    );
+    .expect("the whole answer is saved");
+    assert_eq!(saved, "alpha beta gamma delta epsilon zeta eta theta");
 }
 
 #[tokio::test]

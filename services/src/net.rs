@@ -181,12 +181,13 @@ impl Policy {
         self.allow_private || !is_reserved(addr.ip()) || self.allowed.iter().any(|a| a.admits(addr))
     }
 
-    /// Whether some port of `ip` is allowed.
+    /// Whether every port of `ip` is allowed (names resolve before their port is known, so
+    /// an exception that names a port admits IP-literal URLs only).
     fn admits_ip(&self, ip: IpAddr) -> bool {
         self.allow_private
             || !is_reserved(ip)
             || self.allowed.iter().any(|a| match a {
-                Allowed::Addr(allowed, _) => *allowed == ip,
+                Allowed::Addr(allowed, port) => *allowed == ip && port.is_none(),
                 Allowed::Net(..) => a.admits(SocketAddr::new(ip, 0)),
             })
     }
@@ -229,7 +230,6 @@ impl Resolve for GuardedResolver {
             if addrs.is_empty() {
                 return Err(boxed(NetError::Unresolved(host)));
             }
-            // The port is not known yet: the peer guard checks entries that name one.
             if let Some(bad) = addrs.iter().find(|a| !policy.admits_ip(a.ip())) {
                 return Err(boxed(NetError::Blocked(format!("{host} ({})", bad.ip()))));
             }

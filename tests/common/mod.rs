@@ -81,6 +81,8 @@ pub struct Options {
     pub server: Box<dyn FnOnce(Server) -> Server>,
     /// Use Postgres (when configured) instead of SQLite.
     pub postgres: bool,
+    /// Open the store with these options (pool and write-queue sizes).
+    pub store: Option<weir_services::store::StoreOptions>,
 }
 
 impl Default for Options {
@@ -89,6 +91,7 @@ impl Default for Options {
             config: Box::new(|_| {}),
             server: Box::new(|s| s),
             postgres: false,
+            store: None,
         }
     }
 }
@@ -117,7 +120,13 @@ impl TestServer {
         };
         config.services.data_dir = data_dir.0.clone();
         (options.config)(&mut config);
-        let server = Server::with_store(config.clone(), db.store.clone()).expect("server");
+        let store = match &options.store {
+            Some(opts) => weir_services::store::Store::open_with(&db.url, opts)
+                .await
+                .expect("store with options"),
+            None => db.store.clone(),
+        };
+        let server = Server::with_store(config.clone(), store).expect("server");
         let server = (options.server)(server);
         let bound = server.bind().await.expect("bind");
         let addr = bound.local_addr();
@@ -194,6 +203,38 @@ impl TestServer {
             .bearer_auth(key)
             .json(&body)
             .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends JSON (or nothing) with a key: status and JSON body (`null` when not JSON).
+    pub async fn call(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// A knowledge key of the default workspace.
+    pub async fn dataset_key(&self) -> String {
+        let ws = self.db.store.default_workspace_id().await.unwrap();
+        weir_services::credentials::create_dataset_key(&self.db.store, &ws)
             .await
             .unwrap()
     }
@@ -281,6 +322,58 @@ pub fn weir_cli(db_url: &str, dir: &Path, args: &[&str]) -> (bool, String, Strin
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Log lines emitted on this thread while the capture lives (tests run on a current-thread
+/// runtime, so the server's tasks log here too).
+pub struct LogCapture {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct CaptureWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Captures events at `debug` and above.
+    pub fn start() -> LogCapture {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = CaptureWriter(lines.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        LogCapture {
+            lines,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// What was logged at ERROR.
+    pub fn errors(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.lines.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains("ERROR"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Whether this Postgres test can run (see `postgres_available`: a loud skip, or a failure
+/// where skips are not allowed).
+pub fn postgres_configured(test: &str) -> bool {
+    weir_services::store::scratch::postgres_available(test)
 }
 
 /// Polls `f` until it yields `Some` or `timeout` passes.

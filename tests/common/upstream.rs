@@ -51,6 +51,8 @@ struct State {
     max_in_flight: AtomicUsize,
     /// Hold every chat call until this many are in flight at once.
     gate: Mutex<Option<usize>>,
+    /// Wait this long before answering an embeddings call.
+    embedding_delay: Mutex<Duration>,
     gate_open: Notify,
 }
 
@@ -126,6 +128,11 @@ impl FakeUpstream {
     /// Chat calls still answering (a dropped stream counts as ended).
     pub fn in_flight(&self) -> usize {
         self.state.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Makes every embeddings call take `delay` (slow indexing).
+    pub fn delay_embeddings(&self, delay: Duration) {
+        *self.state.embedding_delay.lock().unwrap() = delay;
     }
 
     /// Holds every chat call until `n` are in flight at once (proves concurrency).
@@ -219,6 +226,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         .unwrap()
         .push((path.clone(), body.clone()));
     if path.ends_with("/embeddings") {
+        let delay = *state.embedding_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
         let inputs: Vec<String> = match &body["input"] {
             Value::String(s) => vec![s.clone()],
             Value::Array(a) => a

@@ -189,7 +189,16 @@ pub fn child_row(seg: &SegmentRow, position: i64, content: String, kind: &str) -
     }
 }
 
-async fn set_stage(store: &Store, doc: &mut DocumentRow, stage: &str) -> Result<(), BoxError> {
+/// The dataset was deleted while its document was being indexed: the job ends quietly.
+#[derive(Debug, thiserror::Error)]
+#[error("the dataset was deleted during indexing")]
+struct Cancelled;
+
+async fn set_stage(state: &AppState, doc: &mut DocumentRow, stage: &str) -> Result<(), BoxError> {
+    if state.knowledge().is_cancelled(&doc.dataset_id) {
+        return Err(Cancelled.into());
+    }
+    let store = state.store();
     let ts = now();
     match stage {
         status::PARSING => doc.processing_started_at = Some(ts),
@@ -216,6 +225,14 @@ pub async fn index_document(state: &AppState, job: &Job) -> Result<(), BoxError>
     let started = Instant::now();
     match run(state, &dataset, &mut doc, started).await {
         Ok(()) => Ok(()),
+        Err(e)
+            if e.is::<Cancelled>()
+                || state.knowledge().is_cancelled(&doc.dataset_id)
+                || store.document(&doc.dataset_id, &doc.id).await?.is_none() =>
+        {
+            tracing::debug!(document = %doc.id, "indexing ended: the document or its dataset was deleted");
+            Ok(())
+        }
         Err(e) => {
             let message = crate::error::to_http_error(&*e, weir_layers::Surface::ServiceApi)
                 .message_for(weir_layers::Surface::ServiceApi, false)
@@ -249,13 +266,13 @@ async fn run(
     };
     rule.check_lengths(state.settings().knowledge.max_segmentation_tokens)
         .map_err(super::KnowledgeError::invalid)?;
-    set_stage(store, doc, status::PARSING).await?;
+    set_stage(state, doc, status::PARSING).await?;
     let text = source_text(state, doc)
         .await
         .map_err(super::KnowledgeError::invalid)?;
     doc.word_count = word_count(&text);
-    set_stage(store, doc, status::CLEANING).await?;
-    set_stage(store, doc, status::SPLITTING).await?;
+    set_stage(state, doc, status::CLEANING).await?;
+    set_stage(state, doc, status::SPLITTING).await?;
     let high_quality = dataset.indexing_technique.as_deref() == Some("high_quality");
     // Splitting and counting tokens of a whole document is CPU work: off the async threads.
     let (chunks, token_counts) = tokio::task::spawn_blocking(move || {
@@ -273,7 +290,7 @@ async fn run(
         (chunks, counts)
     })
     .await?;
-    set_stage(store, doc, status::INDEXING).await?;
+    set_stage(state, doc, status::INDEXING).await?;
 
     let hierarchical = doc.doc_form == "hierarchical_model";
     let mut segments: Vec<NewSegment> = Vec::with_capacity(chunks.len());
@@ -343,6 +360,9 @@ async fn run(
         .apply(Store::replace_chunks_stmts(doc, &segments))
         .await?;
     let indexes = &state.knowledge().indexes;
+    if state.knowledge().is_cancelled(&doc.dataset_id) {
+        return Ok(());
+    }
     if had_chunks {
         indexes.invalidate(&doc.dataset_id).await;
     } else if doc.enabled && !doc.archived {

@@ -186,4 +186,24 @@ pub struct Knowledge {
     pub indexes: vector::VectorIndexes,
     /// The indexing queue.
     pub queue: indexer::Queue,
+    /// Datasets deleted since the start: their indexing jobs end quietly.
+    deleted: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Knowledge {
+    /// Ends the queued and running indexing of a deleted dataset (at their next step).
+    pub fn cancel_dataset(&self, dataset_id: &str) {
+        self.deleted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dataset_id.to_owned());
+    }
+
+    /// Whether a dataset was deleted.
+    pub fn is_cancelled(&self, dataset_id: &str) -> bool {
+        self.deleted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(dataset_id)
+    }
 }

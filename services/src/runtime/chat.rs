@@ -1,8 +1,9 @@
 //! One turn of an easy-UI app: store the conversation and message, check moderation, build
 //! the prompt, call the model (or the agent loop), stream the answer, and save how it ended.
 //!
-//! The turn runs on its own task, never on the connection: a stop request or a closed
-//! stream ends it cooperatively, and what was generated is saved either way. A failure is
+//! The turn runs on its own task, never on the connection: a client that hangs up does not
+//! end it (the answer is generated and saved whole, as in Dify); a stop request or the run's
+//! deadline ends it cooperatively, and what was generated is saved either way. A failure is
 //! saved on the message (`status: error`) before it is returned.
 
 use std::collections::HashMap;
@@ -114,8 +115,8 @@ pub(super) struct Generated {
     pub error: Option<BoxError>,
 }
 
-/// Streams one model call: each text delta goes out through `frame`; a stop flag, a closed
-/// stream or the run's deadline end it early.
+/// Streams one model call: each text delta goes out through `frame` while the client
+/// listens; a stop flag or the run's deadline end it early, a client that left does not.
 pub(super) async fn stream_answer(
     client: &OpenAiClient,
     req: &ChatRequest,
@@ -137,6 +138,7 @@ pub(super) async fn stream_answer(
             return g;
         }
     };
+    let mut client_gone = false;
     loop {
         let next = tokio::select! {
             biased;
@@ -152,9 +154,8 @@ pub(super) async fn stream_answer(
             }
             Some(Ok(LlmEvent::Text(t))) => {
                 g.answer.push_str(&t);
-                if out.send(|| frame(&t)).await.is_err() {
-                    g.stopped = true;
-                    break;
+                if !client_gone && out.send(|| frame(&t)).await.is_err() {
+                    client_gone = true;
                 }
             }
             Some(Ok(LlmEvent::Usage(u))) => g.usage = Some(u),
@@ -423,20 +424,13 @@ async fn finish(
         .send(|| turn.envelope.message_end(&metadata, None))
         .await;
     if is_new && turn.auto_generate_name && turn.config.mode.is_chat_like() {
-        let (client, model, query, id, store) = (
+        naming::name_in_background(
+            store.clone(),
             turn.client.clone(),
             turn.config.model.name.clone(),
-            turn.query.clone(),
             turn.conversation_id.clone(),
-            store.clone(),
+            turn.query.clone(),
         );
-        tokio::spawn(async move {
-            if let Some(name) = naming::generate_name(&client, &model, &query).await {
-                if let Err(e) = store.rename_conversation(&id, &name).await {
-                    tracing::warn!(error = %e, "saving the generated conversation name failed");
-                }
-            }
-        });
     }
     Ok(TurnResult { answer, metadata })
 }

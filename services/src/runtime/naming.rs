@@ -1,7 +1,10 @@
 //! Extra LLM calls around a conversation: its auto-generated name and follow-up question
 //! suggestions. Both fail soft (keep the old name; no suggestions).
 
+use std::sync::Arc;
+
 use crate::providers::{ChatMessage, ChatRequest, OpenAiClient};
+use crate::store::Store;
 
 /// Longest generated name.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -32,6 +35,29 @@ pub async fn generate_name(client: &OpenAiClient, model: &str, query: &str) -> O
         .trim_matches(|c| c == '"' || c == '\'' || c == '“' || c == '”')
         .trim();
     (!title.is_empty()).then(|| title.chars().take(MAX_NAME_CHARS).collect())
+}
+
+/// Names a new conversation in the background: the generated title replaces the initial
+/// name unless the user renamed the conversation first.
+pub fn name_in_background(
+    store: Store,
+    client: Arc<OpenAiClient>,
+    model: String,
+    conversation_id: String,
+    query: String,
+) {
+    tokio::spawn(async move {
+        let Some(name) = generate_name(&client, &model, &query).await else {
+            return;
+        };
+        let initial = initial_name(&query);
+        if let Err(e) = store
+            .set_generated_conversation_name(&conversation_id, &initial, &name)
+            .await
+        {
+            tracing::warn!(error = %e, "saving the generated conversation name failed");
+        }
+    });
 }
 
 /// Asks the model for up to three follow-up questions after the last turns.

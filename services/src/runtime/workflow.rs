@@ -470,17 +470,13 @@ pub async fn run(
         if chat.conversation.is_none() && chat.auto_generate_name && !failed {
             if let Some(spec) = crate::api::service_api::info::app_model(app) {
                 if let Ok(client) = state.providers().get(&spec.provider, &spec.name) {
-                    let (store, id, query) = (
+                    naming::name_in_background(
                         store.clone(),
+                        client,
+                        spec.name.clone(),
                         chat.conversation_id.clone(),
                         chat.query.clone(),
                     );
-                    tokio::spawn(async move {
-                        if let Some(name) = naming::generate_name(&client, &spec.name, &query).await
-                        {
-                            let _ = store.rename_conversation(&id, &name).await;
-                        }
-                    });
                 }
             }
         }

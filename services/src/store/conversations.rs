@@ -260,6 +260,23 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the initial name `initial` with a generated one; a name the user set in the
+    /// meantime stays (returns whether the name was replaced).
+    pub async fn set_generated_conversation_name(
+        &self,
+        id: &str,
+        initial: &str,
+        generated: &str,
+    ) -> Result<bool> {
+        let changed = self
+            .apply(vec![Stmt::new(
+                "UPDATE conversations SET name = $1 WHERE id = $2 AND name = $3",
+                crate::vals![generated, id, initial],
+            )])
+            .await?;
+        Ok(changed.first().copied().unwrap_or(0) > 0)
+    }
+
     /// The statement that records a new turn: bumps `updated_at` and `dialogue_count`.
     pub fn touch_conversation_stmt(id: &str) -> Stmt {
         Stmt::new(

@@ -5,6 +5,22 @@ use crate::store::Store;
 
 /// The environment variable naming the Postgres server tests may use.
 pub const POSTGRES_ENV: &str = "WEIR_TEST_POSTGRES_URL";
+/// Set (to anything) where skipping a Postgres test is a failure: CI sets it.
+pub const REQUIRE_POSTGRES_ENV: &str = "WEIR_REQUIRE_POSTGRES";
+
+/// Whether Postgres tests can run. When they cannot, `test` says so loudly on stderr, and
+/// panics if [`REQUIRE_POSTGRES_ENV`] is set (a skip there would hide a failure).
+pub fn postgres_available(test: &str) -> bool {
+    if std::env::var(POSTGRES_ENV).is_ok_and(|u| !u.is_empty()) {
+        return true;
+    }
+    let line = format!("SKIPPED: {test} needs PostgreSQL; set {POSTGRES_ENV} to run it");
+    if std::env::var_os(REQUIRE_POSTGRES_ENV).is_some() {
+        panic!("{line} ({REQUIRE_POSTGRES_ENV} is set, so a skip is a failure)");
+    }
+    eprintln!("\n*** {line} ***\n");
+    false
+}
 
 /// A throwaway database with a migrated [`Store`] on it.
 pub struct ScratchDb {
@@ -45,8 +61,12 @@ impl ScratchDb {
         }
     }
 
-    /// A fresh Postgres database, if `WEIR_TEST_POSTGRES_URL` is set.
+    /// A fresh Postgres database, if `WEIR_TEST_POSTGRES_URL` is set (see
+    /// [`postgres_available`] for what happens when it is not).
     pub async fn postgres_from_env() -> Option<ScratchDb> {
+        if !postgres_available("a Postgres store test") {
+            return None;
+        }
         let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
         let name = format!("weir_test_{}", uuid::Uuid::new_v4().simple());
         let admin = Store::connect(&admin_url)

@@ -315,6 +315,8 @@ async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
 
 async fn delete(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
+    // First the flag, so that a job finishing now does not write after the delete.
+    state.knowledge().cancel_dataset(&call.dataset.id);
     state.store().delete_dataset(&call.dataset.id).await?;
     state.knowledge().indexes.invalidate(&call.dataset.id).await;
     Ok(no_content())

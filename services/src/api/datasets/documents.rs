@@ -104,6 +104,13 @@ pub fn routes(state: &AppState) -> Vec<Route> {
             handler(state, delete),
         )
         .uuids(dd),
+        Route::new(
+            Method::GET,
+            "/v1/datasets/{dataset_id}/documents/{document_id}/upload-file",
+            DATASET_KEY,
+            handler(state, upload_file),
+        )
+        .uuids(dd),
         // `{document_id}` here is the batch (the route shares the documents' path shape).
         Route::new(
             Method::GET,
@@ -829,6 +836,38 @@ async fn download(state: AppState, req: Request<Body>) -> HandlerResult {
         .await?
         .ok_or_else(|| KnowledgeError::not_found("Uploaded file not found."))?;
     Ok(ok(&json!({"url": signed_url(&state, &file_id)})))
+}
+
+/// `GET …/documents/{document_id}/upload-file` (Dify 1.x): the document's source file, with
+/// signed URLs to view and to download it.
+async fn upload_file(state: AppState, req: Request<Body>) -> HandlerResult {
+    let call = dataset_gate(&state, &req).await?;
+    let id = path_param(&req, "document_id").to_lowercase();
+    let store = state.store();
+    let doc = store
+        .document(&call.dataset.id, &id)
+        .await?
+        .ok_or_else(|| KnowledgeError::not_found(messages::DOCUMENT_NOT_FOUND))?;
+    if doc.data_source_type != "upload_file" {
+        return Err(KnowledgeError::invalid(format!(
+            "Document data source type ({}) is not upload_file.",
+            doc.data_source_type
+        ))
+        .into());
+    }
+    let file_id = doc.upload_file_id.as_deref().ok_or_else(|| {
+        KnowledgeError::invalid("Upload file id not found in document data source info.")
+    })?;
+    let f = store
+        .upload_file(&doc.workspace_id, file_id)
+        .await?
+        .ok_or_else(|| KnowledgeError::not_found("UploadFile not found."))?;
+    let url = signed_url(&state, &f.id);
+    Ok(ok(&json!({
+        "id": f.id, "name": f.name, "size": f.size, "extension": f.extension,
+        "url": url, "download_url": format!("{url}&as_attachment=true"),
+        "mime_type": f.mime_type, "created_by": f.created_by, "created_at": f.created_at,
+    })))
 }
 
 async fn download_zip(state: AppState, req: Request<Body>) -> HandlerResult {

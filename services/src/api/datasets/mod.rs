@@ -194,13 +194,17 @@ fn upload_detail(f: &UploadFileRow) -> Value {
         "created_by": f.created_by, "created_at": f.created_at})
 }
 
-/// A document's metadata as a list of `{id, name, type, value}`.
+/// A document's metadata as a list of `{id, name, type, value}`; `null` for a document
+/// without any (as Dify sends it).
 pub async fn doc_metadata_list(
     state: &AppState,
     d: &DatasetRow,
     doc: &DocumentRow,
 ) -> Result<Value, BoxError> {
     let values = crate::knowledge::documents_metadata(d, doc);
+    if values.is_empty() {
+        return Ok(Value::Null);
+    }
     let mut out = Vec::new();
     for f in state.store().metadata_fields(&d.id).await? {
         if let Some(v) = values.get(&f.name) {
@@ -243,14 +247,15 @@ pub async fn document_json(
     }))
 }
 
-/// A segment as the API shows it, with its children when the document is hierarchical.
-pub fn segment_json(s: &SegmentRow, children: &[ChildChunkRow]) -> Value {
+/// A segment of `doc` as the API shows it, with its children when the document is
+/// hierarchical.
+pub fn segment_json(doc: &DocumentRow, s: &SegmentRow, children: &[ChildChunkRow]) -> Value {
     json!({
         "id": s.id, "position": s.position, "document_id": s.document_id, "content": s.content,
         "sign_content": s.content, "answer": s.answer, "word_count": s.word_count, "tokens": s.tokens,
         "keywords": s.keywords, "index_node_id": s.index_node_id, "index_node_hash": s.index_node_hash,
         "hit_count": s.hit_count, "enabled": s.enabled, "disabled_at": s.disabled_at,
-        "disabled_by": null, "status": s.status, "created_by": null, "created_at": s.created_at,
+        "disabled_by": null, "status": s.status, "created_by": doc.workspace_id, "created_at": s.created_at,
         "updated_at": s.updated_at, "updated_by": null, "indexing_at": s.indexing_at,
         "completed_at": s.completed_at, "error": s.error, "stopped_at": s.stopped_at,
         "child_chunks": children.iter().filter(|c| c.segment_id == s.id).map(child_json).collect::<Vec<_>>(),

@@ -217,7 +217,7 @@ async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
             .update(&call.dataset.id, &[], added)
             .await;
     }
-    let data: Vec<Value> = rows.iter().map(|r| segment_json(r, &[])).collect();
+    let data: Vec<Value> = rows.iter().map(|r| segment_json(&doc, r, &[])).collect();
     Ok(ok(&json!({"data": data, "doc_form": doc.doc_form})))
 }
 
@@ -237,7 +237,10 @@ async fn list(state: AppState, req: Request<Body>) -> HandlerResult {
         .segments_page(&doc.id, &statuses, keyword.as_deref(), page, take)
         .await?;
     let children = children_of(&state, &doc, &rows).await?;
-    let data: Vec<Value> = rows.iter().map(|s| segment_json(s, &children)).collect();
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|s| segment_json(&doc, s, &children))
+        .collect();
     let has_more = data.len() as i64 == limit;
     Ok(ok(
         &json!({"data": data, "doc_form": doc.doc_form, "total": total, "has_more": has_more,
@@ -275,7 +278,7 @@ async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {
     let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
     let children = children_of(&state, &doc, std::slice::from_ref(&seg)).await?;
     Ok(ok(
-        &json!({"data": segment_json(&seg, &children), "doc_form": doc.doc_form}),
+        &json!({"data": segment_json(&doc, &seg, &children), "doc_form": doc.doc_form}),
     ))
 }
 
@@ -300,7 +303,7 @@ async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
             .await?;
         indexes.invalidate(&call.dataset.id).await;
         return Ok(ok(
-            &json!({"data": segment_json(&seg, &[]), "doc_form": doc.doc_form}),
+            &json!({"data": segment_json(&doc, &seg, &[]), "doc_form": doc.doc_form}),
         ));
     }
     if !seg.enabled && enabled != Some(true) {
@@ -399,7 +402,7 @@ async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
         children
     };
     Ok(ok(
-        &json!({"data": segment_json(&seg, &shown), "doc_form": doc.doc_form}),
+        &json!({"data": segment_json(&doc, &seg, &shown), "doc_form": doc.doc_form}),
     ))
 }
 
