@@ -1,4 +1,4 @@
-//! The operator CLI (shared/reference/OPERATOR.md): `serve`, `migrate`, `app …`, `key create`,
+//! The operator CLI (docs/OPERATING.md): `serve`, `migrate`, `app …`, `key create`,
 //! `token create`. Errors print one line on stderr and exit non-zero.
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! weir's configuration: `weir.toml` (or built-in defaults), then `WEIR_<KEY>` environment
-//! overrides (nested keys joined by `__`), as shared/reference/OPERATOR.md specifies.
+//! overrides (nested keys joined by `__`), as docs/OPERATING.md describes.
 
 use std::path::{Path, PathBuf};
 

@@ -30,7 +30,7 @@ use crate::config::{Config, ConfigError};
 /// The service type every layer wraps and produces.
 pub type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
 
-/// The default order, outermost first (shared/reference/OPERATOR.md).
+/// The default order, outermost first (docs/OPERATING.md).
 pub const DEFAULT_ORDER: [&str; 12] = [
     "request_id",
     "trace",

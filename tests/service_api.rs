@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::upstream::Script;
-use common::{reference, sse, start_with_upstream, status_json, with_upstream, TestServer};
+use common::{sse, start_with_upstream, status_json, wire_body, with_upstream, TestServer};
 use serde_json::{json, Value};
 
 async fn chat(
@@ -24,14 +24,6 @@ async fn chat(
     .await;
     assert_eq!(status, 200, "{body}");
     body
-}
-
-/// The JSON body recorded in a wire transcript.
-fn wire_body(name: &str) -> Value {
-    let text = std::fs::read_to_string(reference(&format!("wire/{name}.http"))).unwrap();
-    let response = &text[text.find("\nHTTP/1.1 ").unwrap()..];
-    let body = &response[response.find("\n\n").unwrap() + 2..];
-    serde_json::from_str(body.trim()).unwrap()
 }
 
 #[tokio::test]
@@ -641,163 +633,133 @@ async fn idle_streams_get_pings() {
     );
 }
 
+/// Which app's key a sweep case uses.
+#[derive(Clone, Copy, Debug)]
+enum K {
+    Chat,
+    Completion,
+    Workflow,
+}
+
+const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
+
 #[tokio::test]
-async fn no_bad_input_gets_a_500() {
+async fn bad_input_gets_the_expected_4xx() {
+    use weir_layers::error::codes as http;
+    use weir_services::error::codes as dify;
     let (server, _up) = start_with_upstream().await;
     let (_, chat_key) = server.app_with_key("01-chat-simple.yml").await;
     let (_, completion_key) = server.app_with_key("02-completion-inputs.yml").await;
     let (_, workflow_key) = server.app_with_key("05-workflow-llm.yml").await;
     let theirs = chat(&server, &chat_key, "owner", "mine", "").await;
-    let foreign_conv = theirs["conversation_id"].as_str().unwrap().to_owned();
-    let foreign_msg = theirs["id"].as_str().unwrap().to_owned();
-    let unknown = "00000000-0000-4000-8000-000000000000";
-    let post_bodies: Vec<(&str, &str)> = vec![
-        ("application/json", ""),
-        ("application/json", "   "),
-        ("application/json", "{\"inputs\": {}, \"query\": "),
-        ("application/json", "[1,2,3]"),
-        ("application/json", "null"),
-        ("application/json", "\"a string\""),
-        ("application/json", "42"),
-        ("text/plain", "{}"),
-        ("application/json", "{\"user\": 5, \"query\": 7, \"inputs\": []}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"\", \"inputs\": {}}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"q\", \"inputs\": \"x\"}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"q\", \"inputs\": {\"budget\": [1]}}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"q\", \"inputs\": {\"budget\": \"luxury\"}, \"conversation_id\": 12}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"q\", \"inputs\": {\"budget\": \"luxury\"}, \"conversation_id\": \"not-a-uuid\"}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"q\", \"inputs\": {\"budget\": \"luxury\"}, \"response_mode\": \"sideways\"}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"q\", \"inputs\": {\"budget\": \"luxury\"}, \"files\": \"x\"}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"q\", \"inputs\": {\"budget\": \"luxury\"}, \"files\": [1, {\"transfer_method\": \"teleport\"}]}"),
-        ("application/json", "{\"user\": \"u\", \"query\": \"q\", \"inputs\": {\"budget\": \"luxury\"}, \"auto_generate_name\": \"yes\"}"),
-        ("application/json", "{\"user\": [\"u\"], \"rating\": 5, \"name\": {}, \"value\": 1, \"auto_generate\": 3}"),
+    let conv = theirs["conversation_id"].as_str().unwrap().to_owned();
+    let msg = theirs["id"].as_str().unwrap().to_owned();
+    let json = "application/json";
+    let ok_chat = |extra: &str| {
+        format!(
+            "{{\"user\": \"u\", \"query\": \"q\", \"inputs\": {{\"budget\": \"luxury\"}}{extra}}}"
+        )
+    };
+    // (key, method, path, content type, body, status, code)
+    let cases: Vec<(K, &str, String, &str, String, u16, &str)> = vec![
+        // Bodies that are not a JSON object.
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "".into(), 400, http::BAD_REQUEST),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "   ".into(), 400, http::BAD_REQUEST),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "{\"inputs\": {}, \"query\": ".into(), 400, http::BAD_REQUEST),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "[1,2,3]".into(), 400, http::BAD_REQUEST),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "null".into(), 400, http::BAD_REQUEST),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "42".into(), 400, http::BAD_REQUEST),
+        (K::Chat, "POST", "/v1/chat-messages".into(), "text/plain", "{}".into(), 415, http::UNSUPPORTED_MEDIA_TYPE),
+        (K::Workflow, "POST", "/v1/workflows/run".into(), json, "\"a string\"".into(), 400, http::BAD_REQUEST),
+        (K::Completion, "POST", "/v1/completion-messages".into(), "text/plain", "{}".into(), 415, http::UNSUPPORTED_MEDIA_TYPE),
+        // Fields of the wrong type or value.
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "{\"user\": 5, \"query\": 7, \"inputs\": []}".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "{\"query\": \"q\", \"inputs\": {\"budget\": \"luxury\"}}".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "{\"user\": \"u\", \"query\": \"q\", \"inputs\": \"x\"}".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, "{\"user\": \"u\", \"query\": \"q\", \"inputs\": {\"budget\": [1]}}".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, ok_chat(", \"conversation_id\": 12"), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, ok_chat(", \"response_mode\": \"sideways\""), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, ok_chat(", \"files\": \"x\""), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, ok_chat(", \"auto_generate_name\": \"yes\""), 400, http::INVALID_PARAM),
+        // Another user's conversation, and one that does not exist: 404, never 403 or 500.
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, format!("{{\"user\": \"intruder\", \"query\": \"q\", \"inputs\": {{\"budget\": \"luxury\"}}, \"conversation_id\": \"{conv}\"}}"), 404, http::NOT_FOUND),
+        (K::Chat, "POST", "/v1/chat-messages".into(), json, ok_chat(&format!(", \"conversation_id\": \"{UNKNOWN}\"")), 404, http::NOT_FOUND),
+        (K::Chat, "GET", format!("/v1/messages?conversation_id={conv}&user=intruder"), json, "".into(), 404, http::NOT_FOUND),
+        (K::Chat, "GET", format!("/v1/conversations/{conv}/variables?user=intruder"), json, "".into(), 404, http::NOT_FOUND),
+        (K::Chat, "POST", format!("/v1/conversations/{conv}/name"), json, "{\"name\": \"x\", \"user\": \"intruder\"}".into(), 404, http::NOT_FOUND),
+        (K::Chat, "DELETE", format!("/v1/conversations/{conv}"), json, "{\"user\": \"intruder\"}".into(), 404, http::NOT_FOUND),
+        (K::Chat, "PUT", format!("/v1/conversations/{conv}/variables/{UNKNOWN}"), json, "{\"value\": \"x\", \"user\": \"intruder\"}".into(), 404, http::NOT_FOUND),
+        (K::Chat, "POST", format!("/v1/messages/{msg}/feedbacks"), json, "{\"rating\": \"like\", \"user\": \"intruder\"}".into(), 404, http::NOT_FOUND),
+        (K::Chat, "GET", format!("/v1/messages/{msg}/suggested?user=intruder"), json, "".into(), 404, http::NOT_FOUND),
+        (K::Chat, "POST", format!("/v1/conversations/{UNKNOWN}/name"), json, "{\"name\": \"x\", \"user\": \"u\"}".into(), 404, http::NOT_FOUND),
+        (K::Chat, "DELETE", format!("/v1/conversations/{UNKNOWN}"), json, "{\"user\": \"u\"}".into(), 404, http::NOT_FOUND),
+        (K::Chat, "DELETE", "/v1/conversations/not-a-uuid".into(), json, "{\"user\": \"u\"}".into(), 404, http::NOT_FOUND),
+        (K::Chat, "POST", format!("/v1/messages/{UNKNOWN}/feedbacks"), json, "{\"rating\": \"like\", \"user\": \"u\"}".into(), 404, http::NOT_FOUND),
+        (K::Chat, "POST", format!("/v1/messages/{msg}/feedbacks"), json, "{\"rating\": \"great\", \"user\": \"owner\"}".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", format!("/v1/conversations/{conv}/name"), json, "{\"name\": {}, \"user\": \"owner\"}".into(), 400, http::INVALID_PARAM),
+        // The wrong route for the app's mode.
+        (K::Completion, "POST", "/v1/chat-messages".into(), json, ok_chat(""), 400, dify::NOT_CHAT_APP),
+        (K::Workflow, "POST", "/v1/chat-messages".into(), json, ok_chat(""), 400, dify::NOT_CHAT_APP),
+        (K::Chat, "POST", "/v1/completion-messages".into(), json, ok_chat(""), 400, dify::APP_UNAVAILABLE),
+        (K::Chat, "POST", "/v1/workflows/run".into(), json, ok_chat(""), 400, dify::NOT_WORKFLOW_APP),
+        // Stop: unknown tasks are fine, a missing user is not.
+        (K::Chat, "POST", "/v1/chat-messages/t/stop".into(), json, "{}".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "POST", "/v1/chat-messages/t/stop".into(), "text/plain", "{}".into(), 415, http::UNSUPPORTED_MEDIA_TYPE),
+        // Workflow versions and runs.
+        (K::Workflow, "POST", format!("/v1/workflows/{UNKNOWN}/run"), json, "{\"inputs\": {}, \"user\": \"u\"}".into(), 404, http::NOT_FOUND),
+        (K::Workflow, "GET", format!("/v1/workflows/run/{UNKNOWN}"), json, "".into(), 404, http::NOT_FOUND),
+        (K::Workflow, "GET", "/v1/workflows/run/nope".into(), json, "".into(), 404, http::NOT_FOUND),
+        // Query parameters.
+        (K::Chat, "GET", "/v1/messages?user=u".into(), json, "".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "GET", format!("/v1/messages?conversation_id={conv}&user=owner&limit=0"), json, "".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "GET", format!("/v1/messages?conversation_id={conv}&user=owner&limit=101"), json, "".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "GET", format!("/v1/messages?conversation_id={conv}&user=owner&first_id={UNKNOWN}"), json, "".into(), 404, http::NOT_FOUND),
+        (K::Chat, "GET", format!("/v1/conversations?user=u&last_id={UNKNOWN}"), json, "".into(), 404, http::NOT_FOUND),
+        (K::Chat, "GET", "/v1/conversations?user=u&limit=-1".into(), json, "".into(), 400, http::INVALID_PARAM),
+        (K::Chat, "GET", "/v1/app/feedbacks?page=0".into(), json, "".into(), 400, http::INVALID_PARAM),
+        // Files and end users.
+        (K::Chat, "GET", format!("/v1/files/{UNKNOWN}/preview?user=u"), json, "".into(), 404, dify::FILE_NOT_FOUND),
+        (K::Chat, "GET", "/v1/files/nope/preview".into(), json, "".into(), 404, http::NOT_FOUND),
+        (K::Chat, "GET", format!("/v1/end-users/{UNKNOWN}"), json, "".into(), 404, dify::END_USER_NOT_FOUND),
+        (K::Chat, "POST", "/v1/files/upload".into(), json, "{}".into(), 400, dify::NO_FILE_UPLOADED),
     ];
-    let foreign_conv_body = format!("{{\"user\": \"intruder\", \"query\": \"q\", \"inputs\": {{\"budget\": \"luxury\"}}, \"conversation_id\": \"{foreign_conv}\"}}");
-    let unknown_conv_body = format!("{{\"user\": \"u\", \"query\": \"q\", \"inputs\": {{\"budget\": \"luxury\"}}, \"conversation_id\": \"{unknown}\"}}");
-    let post_paths = vec![
-        "/v1/chat-messages".to_owned(),
-        "/v1/completion-messages".to_owned(),
-        "/v1/chat-messages/t/stop".to_owned(),
-        "/v1/completion-messages/t/stop".to_owned(),
-        format!("/v1/messages/{foreign_msg}/feedbacks"),
-        format!("/v1/messages/{unknown}/feedbacks"),
-        format!("/v1/conversations/{foreign_conv}/name"),
-        format!("/v1/conversations/{unknown}/name"),
-        "/v1/files/upload".to_owned(),
-        "/v1/workflows/run".to_owned(),
-        format!("/v1/workflows/{unknown}/run"),
-        "/v1/workflows/not-a-uuid/run".to_owned(),
-        "/v1/workflows/tasks/t/stop".to_owned(),
-    ];
-    // PUT and DELETE take the same bodies; none names the owner.
-    let other_writes = [
-        (
-            reqwest::Method::DELETE,
-            format!("/v1/conversations/{foreign_conv}"),
-        ),
-        (
-            reqwest::Method::DELETE,
-            format!("/v1/conversations/{unknown}"),
-        ),
-        (
-            reqwest::Method::DELETE,
-            "/v1/conversations/not-a-uuid".to_owned(),
-        ),
-        (
-            reqwest::Method::PUT,
-            format!("/v1/conversations/{foreign_conv}/variables/{unknown}"),
-        ),
-        (
-            reqwest::Method::PUT,
-            format!("/v1/conversations/{unknown}/variables/nope"),
-        ),
-    ];
-    let get_paths = vec![
-        "/v1/messages".to_owned(),
-        "/v1/messages?conversation_id=x&user=u".to_owned(),
-        format!("/v1/messages?conversation_id={foreign_conv}&user=intruder"),
-        format!("/v1/messages?conversation_id={unknown}&first_id=zzz"),
-        "/v1/conversations?last_id=nope&user=u".to_owned(),
-        "/v1/conversations?limit=-1".to_owned(),
-        format!("/v1/conversations/{foreign_conv}/variables?user=intruder"),
-        format!("/v1/conversations/{unknown}/variables?variable_name=%25%25"),
-        format!("/v1/messages/{foreign_msg}/suggested?user=intruder"),
-        format!("/v1/messages/{unknown}/suggested?user=u"),
-        "/v1/messages/not-a-uuid/suggested?user=u".to_owned(),
-        format!("/v1/files/{unknown}/preview"),
-        "/v1/files/nope/preview".to_owned(),
-        format!("/v1/end-users/{unknown}"),
-        "/v1/app/feedbacks?page=0".to_owned(),
-        "/v1/app/feedbacks?limit=500".to_owned(),
-        "/v1/parameters?user=".to_owned(),
-        "/v1/info".to_owned(),
-        "/v1/meta".to_owned(),
-        "/v1/site".to_owned(),
-        "/v1/workflows/logs?page=0&limit=1000&status=weird&created_at__before=yesterday".to_owned(),
-        format!("/v1/workflows/run/{unknown}"),
-        "/v1/workflows/run/nope".to_owned(),
-        format!("/v1/messages?conversation_id={foreign_conv}&user=owner&limit=0"),
-        format!("/v1/messages?conversation_id={foreign_conv}&user=owner&limit=101"),
-    ];
-    let mut checked = 0;
-    for key in [&chat_key, &completion_key, &workflow_key] {
-        let writes = post_paths
-            .iter()
-            .map(|p| (reqwest::Method::POST, p.clone()))
-            .chain(other_writes.iter().cloned());
-        for (method, path) in writes {
-            let mut bodies: Vec<(String, String)> = post_bodies
-                .iter()
-                .map(|(c, b)| (c.to_string(), b.to_string()))
-                .collect();
-            bodies.push(("application/json".into(), foreign_conv_body.clone()));
-            bodies.push(("application/json".into(), unknown_conv_body.clone()));
-            for (ct, body) in bodies {
-                let res = server
-                    .client
-                    .request(method.clone(), server.url(&path))
-                    .bearer_auth(key)
-                    .header("content-type", ct.clone())
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .unwrap();
-                let status = res.status().as_u16();
-                let text = res.text().await.unwrap();
-                assert!(
-                    status < 500,
-                    "{method} {path} [{ct}] {body} → {status} {text}"
-                );
-                if status >= 400 {
-                    let v: Value = serde_json::from_str(&text)
-                        .unwrap_or_else(|_| panic!("{method} {path} {body}: not JSON: {text}"));
-                    assert!(
-                        v["code"].is_string() && v["status"] == status,
-                        "{path} {body}: {text}"
-                    );
-                }
-                checked += 1;
-            }
+    let mut wrong = Vec::new();
+    for (k, method, path, ct, body, status, code) in &cases {
+        let key = match k {
+            K::Chat => &chat_key,
+            K::Completion => &completion_key,
+            K::Workflow => &workflow_key,
+        };
+        let mut req = server
+            .client
+            .request(method.parse().unwrap(), server.url(path))
+            .bearer_auth(key);
+        if !body.is_empty() || *method != "GET" {
+            req = req.header("content-type", *ct).body(body.clone());
         }
-        for path in &get_paths {
-            let res = server.get(key, path).await;
-            let status = res.status().as_u16();
-            let text = res.text().await.unwrap();
-            assert!(status < 500, "GET {path} → {status} {text}");
-            assert!(
-                status < 400 || serde_json::from_str::<Value>(&text).is_ok(),
-                "GET {path}: {text}"
-            );
-            checked += 1;
+        let res = req.send().await.unwrap();
+        let got = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if got != *status || v["code"] != *code || v["status"] != *status {
+            wrong.push(format!(
+                "{k:?} {method} {path} [{ct}] {body} → {got} {text} (expected {status} {code})"
+            ));
         }
     }
-    assert!(checked > 500);
-    // The foreign conversation is untouched.
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+    // The owner's conversation is untouched by all of that.
     let (_, page) = status_json(
         server
             .get(
                 &chat_key,
-                &format!("/v1/messages?conversation_id={foreign_conv}&user=owner"),
+                &format!("/v1/messages?conversation_id={conv}&user=owner"),
             )
             .await,
     )

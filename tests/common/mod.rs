@@ -14,21 +14,27 @@ use weir::config::Config;
 use weir::Server;
 use weir_services::store::scratch::ScratchDb;
 
-/// The reference folder shared with the project.
-pub fn reference(path: &str) -> PathBuf {
+/// A file of `tests/fixtures`.
+pub fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference")
+        .join("tests/fixtures")
         .join(path)
 }
 
-/// A DSL example file's text.
+/// A DSL fixture's text.
 pub fn example(name: &str) -> String {
-    std::fs::read_to_string(reference(&format!("dsl-examples/{name}"))).unwrap()
+    std::fs::read_to_string(fixture(&format!("dsl/{name}"))).unwrap()
 }
 
-/// Every DSL example file name, sorted.
+/// A JSON body Dify answered, recorded as a fixture.
+pub fn wire_body(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(&format!("wire/{name}.json"))).unwrap())
+        .unwrap()
+}
+
+/// Every DSL fixture file name, sorted.
 pub fn example_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(reference("dsl-examples"))
+    let mut names: Vec<String> = std::fs::read_dir(fixture("dsl"))
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())

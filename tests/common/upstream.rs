@@ -2,7 +2,7 @@
 //! recording what weir sent.
 //!
 //! Without a script it answers `echo: <last user message>`, word by word when streaming (as
-//! the stand-in behind `shared/reference/wire/` did). A last user message containing
+//! the stand-in behind the recorded `tests/fixtures/wire/` answers did). A last user message containing
 //! `[[upstream:500]]` (any status) gets that status.
 
 use std::collections::VecDeque;

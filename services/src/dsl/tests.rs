@@ -1,10 +1,7 @@
 use super::*;
 
 fn examples() -> Vec<(String, String)> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/dsl-examples"
-    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/dsl");
     let mut out: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
@@ -15,8 +12,9 @@ fn examples() -> Vec<(String, String)> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{dir}: {e}"));
     out.sort();
+    assert_eq!(out.len(), 10, "the DSL fixtures are all there");
     out
 }
 

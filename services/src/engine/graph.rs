@@ -400,7 +400,7 @@ mod tests {
 
     fn example(name: &str) -> Value {
         let text = std::fs::read_to_string(format!(
-            "{}/../../shared/reference/dsl-examples/{name}",
+            "{}/../tests/fixtures/dsl/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();

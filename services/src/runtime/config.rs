@@ -250,7 +250,7 @@ mod tests {
 
     fn example(name: &str) -> Dsl {
         let text = std::fs::read_to_string(format!(
-            "{}/../../shared/reference/dsl-examples/{name}",
+            "{}/../tests/fixtures/dsl/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();

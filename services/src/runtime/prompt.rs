@@ -165,7 +165,7 @@ mod tests {
 
     fn config(name: &str) -> AppConfig {
         let text = std::fs::read_to_string(format!(
-            "{}/../../shared/reference/dsl-examples/{name}",
+            "{}/../tests/fixtures/dsl/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();
