@@ -517,6 +517,21 @@ mod tests {
     }
 
     #[test]
+    fn store_saturation_and_conflicts_are_not_500s() {
+        use crate::store::StoreError;
+        let busy = StoreError::from(sqlx::Error::PoolTimedOut);
+        assert!(matches!(busy, StoreError::Busy));
+        let http = translate(&busy, Surface::ServiceApi).unwrap();
+        assert_eq!((http.status_code().as_u16(), http.code()), (503, "service_unavailable"));
+        let res = http.into_response(Surface::ServiceApi);
+        assert_eq!(res.headers()[http::header::RETRY_AFTER], "1");
+        let conflict = StoreError::Conflict("UNIQUE constraint failed".into());
+        let http = translate(&conflict, Surface::ServiceApi).unwrap();
+        assert_eq!((http.status_code().as_u16(), http.code()), (409, "conflict"));
+        assert!(!http.message().contains("UNIQUE"), "no database text in answers");
+    }
+
+    #[test]
     fn wrapped_domain_errors_are_found() {
         #[derive(Debug, thiserror::Error)]
         #[error("context")]
