@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
+use weir_api::engine::pool::Pool;
+use weir_api::engine::run::{run_workflow, RunSetup};
+use weir_api::engine::{NoEvents, RunCtx, Workflow};
+use weir_api::runtime::tasks::StopFlag;
+use weir_api::settings::Settings;
+use weir_api::store::scratch::ScratchDb;
+use weir_api::AppState;
 use weir_layers::metrics::Metrics;
-use weir_services::engine::pool::Pool;
-use weir_services::engine::run::{run_workflow, RunSetup};
-use weir_services::engine::{NoEvents, RunCtx, Workflow};
-use weir_services::runtime::tasks::StopFlag;
-use weir_services::settings::Settings;
-use weir_services::store::scratch::ScratchDb;
-use weir_services::AppState;
 
 fn template(id: &str) -> Value {
     json!({"id": id, "data": {"type": "template-transform", "title": id, "variables": [{"variable": "x", "value_selector": ["start", "x"]}], "template": "{{ x }}!"}})
@@ -67,7 +67,8 @@ async fn measure(state: &AppState, graph: &Value, runs: usize) -> (f64, usize) {
     let started = Instant::now();
     for _ in 0..runs {
         let ctx = RunCtx::new(RunSetup {
-            state: state.clone(),
+            env: state.run_env().clone(),
+            workspace_id: "bench".into(),
             workflow: wf.clone(),
             chatflow: false,
             app_id: "bench".into(),

@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use weir_api::knowledge::vector::{DatasetIndex, Node};
+use weir_api::settings::{ProviderSettings, Settings};
+use weir_api::store::scratch::ScratchDb;
+use weir_api::store::{DatasetRow, DocumentRow, Store, UploadFileRow};
+use weir_api::AppState;
 use weir_layers::metrics::Metrics;
-use weir_services::knowledge::vector::{DatasetIndex, Node};
-use weir_services::settings::{ProviderSettings, Settings};
-use weir_services::store::scratch::ScratchDb;
-use weir_services::store::{DatasetRow, DocumentRow, Store, UploadFileRow};
-use weir_services::AppState;
 
 struct Plan {
     documents: usize,
@@ -52,14 +52,14 @@ async fn indexing(plan: &Plan, stub: std::net::SocketAddr) -> (f64, f64) {
         },
     );
     let state = AppState::new(db.store.clone(), settings, Metrics::new());
-    weir_services::knowledge::indexer::start(state.clone())
+    weir_api::knowledge::indexer::start(state.knowledge().clone())
         .await
         .expect("indexer");
     let store = state.store();
     let ws = store.default_workspace_id().await.unwrap();
-    let ts = weir_services::util::now();
+    let ts = weir_api::util::now();
     let dataset = DatasetRow {
-        id: weir_services::util::new_id(),
+        id: weir_api::util::new_id(),
         workspace_id: ws.clone(),
         name: "bench".into(),
         description: String::new(),
@@ -101,7 +101,7 @@ async fn indexing(plan: &Plan, stub: std::net::SocketAddr) -> (f64, f64) {
             })
             .collect();
         let text = text.join("\n\n");
-        let file_id = weir_services::util::new_id();
+        let file_id = weir_api::util::new_id();
         std::fs::write(dir.join(&file_id), &text).unwrap();
         let upload = UploadFileRow {
             id: file_id.clone(),
@@ -116,7 +116,7 @@ async fn indexing(plan: &Plan, stub: std::net::SocketAddr) -> (f64, f64) {
             created_at: ts,
         };
         let doc = DocumentRow {
-            id: weir_services::util::new_id(),
+            id: weir_api::util::new_id(),
             dataset_id: dataset.id.clone(),
             workspace_id: ws.clone(),
             position: d as i64 + 1,

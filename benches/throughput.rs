@@ -456,7 +456,7 @@ async fn bench(plan: Plan) -> u64 {
     drop(weir);
     let mut pg_peak = None;
     if plan.postgres {
-        if let Some(db) = weir_services::store::scratch::ScratchDb::postgres_from_env().await {
+        if let Some(db) = weir_api::store::scratch::ScratchDb::postgres_from_env().await {
             db.store.close().await;
             let weir = start_weir(stub_addr, Some(&db.url), false).await;
             rows.extend(measure_pairs(&plan, &stub, stub_addr, &weir, "pg").await);

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use weir_services::store::Store;
-use weir_services::{apps, credentials};
+use weir_api::store::Store;
+use weir_api::{apps, credentials};
 
 use crate::config::{Config, LogFormat};
 use crate::server::{shutdown_signal, Server};
@@ -121,7 +121,7 @@ pub async fn run(cli: Cli) -> CliResult {
             crate::server::raise_open_files_limit();
             let server = Server::new(config).await?;
             let bound = server.bind().await?;
-            tracing::info!(addr = %bound.local_addr(), version = weir_services::VERSION, "weir listening");
+            tracing::info!(addr = %bound.local_addr(), version = weir_api::VERSION, "weir listening");
             bound.serve(shutdown_signal()).await;
             Ok(())
         }
@@ -169,15 +169,15 @@ async fn app_command(config: &Config, cmd: AppCommand) -> CliResult {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let ws = store.default_workspace_id().await?;
-            let tools = weir_services::tools::ToolRegistry::new(&config.services);
-            let secrets = weir_services::secrets::Secrets::from_settings(&config.services);
+            let tools = weir_api::tools::ToolRegistry::new(&config.services);
+            let secrets = weir_api::secrets::Secrets::from_settings(&config.services);
             let imported =
                 apps::import(&store, &tools, &secrets, &ws, &text, name.as_deref()).await?;
-            if imported.status == weir_services::dsl::ImportStatus::CompletedWithWarnings {
+            if imported.status == weir_api::dsl::ImportStatus::CompletedWithWarnings {
                 eprintln!(
                     "warning: DSL version {} is older than {}; imported anyway",
                     imported.version,
-                    weir_services::dsl::CURRENT_VERSION
+                    weir_api::dsl::CURRENT_VERSION
                 );
             }
             println!("{}", imported.app_id);
@@ -195,7 +195,7 @@ async fn app_command(config: &Config, cmd: AppCommand) -> CliResult {
                 .app(&app_id)
                 .await?
                 .ok_or_else(|| format!("app {app_id} not found"))?;
-            let secrets = weir_services::secrets::Secrets::from_settings(&config.services);
+            let secrets = weir_api::secrets::Secrets::from_settings(&config.services);
             print!("{}", apps::export(&app, &secrets, false));
             Ok(())
         }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use weir_services::Settings;
+use weir_api::Settings;
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "WEIR_CONFIG";
@@ -66,7 +66,7 @@ pub struct Config {
     /// The layer stack.
     pub layers: LayersConfig,
     /// Pool and write-queue sizes (`[database]`).
-    pub database: weir_services::store::StoreOptions,
+    pub database: weir_api::store::StoreOptions,
     /// What the domain reads.
     #[serde(flatten)]
     pub services: Settings,
@@ -150,8 +150,7 @@ impl Config {
             .map_err(|e| {
                 ConfigError::Invalid(format!("limits.openapi_rate_limit_per_token: {e}"))
             })?;
-        weir_services::net::Outbound::new(&config.services.network)
-            .map_err(ConfigError::Invalid)?;
+        weir_api::net::Outbound::new(&config.services.network).map_err(ConfigError::Invalid)?;
         if !config.redis_url.is_empty() {
             return Err(ConfigError::Invalid(
                 "redis_url: Redis coordination is not built yet; weir coordinates within one \

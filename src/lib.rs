@@ -14,5 +14,5 @@ pub mod stack;
 pub use config::Config;
 pub use server::{Bound, Server};
 pub use stack::{HttpService, Stack};
+pub use weir_api as api;
 pub use weir_layers as layers;
-pub use weir_services as services;

@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use http::Method;
+use weir_api::{Handler, Route};
 use weir_layers::route::MatchedRoute;
 use weir_layers::surface::OPENAPI_PREFIX;
 use weir_layers::RouteMeta;
-use weir_services::api::{Handler, Route};
 
 /// A route table could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +138,7 @@ impl Router {
             params
                 .iter()
                 .find(|(k, _)| k == name)
-                .is_some_and(|(_, v)| weir_services::util::is_uuid(v))
+                .is_some_and(|(_, v)| weir_api::util::is_uuid(v))
         });
         if !ids_ok {
             return Resolution::NotFound;

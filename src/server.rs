@@ -19,11 +19,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::util::BoxCloneSyncService;
 use tower::Service;
+use weir_api::store::Store;
+use weir_api::AppState;
+use weir_api::Route;
 use weir_layers::metrics::Metrics;
 use weir_layers::{body, Body, BoxError, HttpError, Surface};
-use weir_services::api::Route;
-use weir_services::store::Store;
-use weir_services::AppState;
 
 use crate::config::Config;
 use crate::router::{Resolution, RouteIndex, Router};
@@ -37,7 +37,7 @@ pub enum ServeError {
     Config(#[from] crate::config::ConfigError),
     /// The database is unavailable.
     #[error("database: {0}")]
-    Store(#[from] weir_services::store::StoreError),
+    Store(#[from] weir_api::store::StoreError),
     /// The route table is invalid.
     #[error(transparent)]
     Route(#[from] crate::router::RouteError),
@@ -169,7 +169,7 @@ fn forbid_framing(headers: &mut http::HeaderMap) {
 
 /// Maps an error that escaped the stack (e.g. its error layer was dropped).
 fn last_resort(err: BoxError, surface: Surface) -> Response<Body> {
-    weir_layers::errors::rescue_or_internal(&*err, weir_services::error::translate, surface, "")
+    weir_layers::errors::rescue_or_internal(&*err, weir_api::error::translate, surface, "")
         .into_response(surface)
 }
 
@@ -193,7 +193,7 @@ impl Server {
         std::fs::create_dir_all(&config.services.data_dir).ok();
         let state = AppState::new(store, config.services.clone(), Metrics::new());
         let stack = Stack::from_config(&config, &state)?;
-        let routes = weir_services::api::routes(&state);
+        let routes = weir_api::routes(&state);
         Ok(Server {
             config,
             state,
@@ -227,15 +227,13 @@ impl Server {
     /// Binds the configured address.
     pub async fn bind(self) -> Result<Bound, ServeError> {
         // Secret variables that an earlier version stored in clear.
-        match weir_services::apps::seal_stored_secrets(self.state.store(), self.state.secrets())
-            .await
-        {
+        match weir_api::apps::seal_stored_secrets(self.state.store(), self.state.secrets()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "sealed secret variables stored in clear"),
             Err(e) => tracing::error!(error = %e, "cannot seal stored secret variables"),
         }
         // Knowledge indexing workers, and documents a previous run left unfinished.
-        if let Err(e) = weir_services::knowledge::indexer::start(self.state.clone()).await {
+        if let Err(e) = weir_api::knowledge::indexer::start(self.state.knowledge().clone()).await {
             tracing::error!(error = %e, "the knowledge indexer did not start");
         }
         let listener = TcpListener::bind(&self.config.bind)
@@ -298,11 +296,11 @@ impl MetricsListener {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let res = match (req.method(), req.uri().path()) {
                     (&http::Method::GET, "/metrics") => {
-                        weir_services::api::system::metrics_response(&metrics)
+                        weir_api::system::metrics_response(&metrics)
                     }
                     (&http::Method::GET, "/health") => body::json(
                         http::StatusCode::OK,
-                        &serde_json::json!({"status": "ok", "version": weir_services::VERSION}),
+                        &serde_json::json!({"status": "ok", "version": weir_api::VERSION}),
                     ),
                     _ => HttpError::route_not_found().into_response(Surface::ServiceApi),
                 };

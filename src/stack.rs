@@ -11,6 +11,7 @@ use std::time::Duration;
 use http::{Request, Response};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use weir_api::AppState;
 use weir_layers::auth::{AuthLayer, FailureThrottle};
 use weir_layers::body_limit::BodyLimitLayer;
 use weir_layers::catch_panic::CatchPanicLayer;
@@ -23,7 +24,6 @@ use weir_layers::timeout::TimeoutLayer;
 use weir_layers::trace::TraceLayer;
 use weir_layers::version_gate::VersionGateLayer;
 use weir_layers::{body, Body, BoxError};
-use weir_services::AppState;
 
 use crate::config::{Config, ConfigError};
 
@@ -181,10 +181,10 @@ fn builtin(name: &str, config: &Config, state: &AppState) -> Result<ApplyFn, Con
         "trace" => erase(TraceLayer::new()),
         "metrics" => erase(MetricsLayer::new(state.metrics().clone())),
         "catch_panic" => erase(CatchPanicLayer::new()),
-        "errors" => erase(ErrorMapLayer::new(weir_services::error::translate)),
+        "errors" => erase(ErrorMapLayer::new(weir_api::error::translate)),
         "cors" => erase(weir_layers::cors::layer()),
         "version_gate" => {
-            use weir_services::api::openapi::client_gate as gate;
+            use weir_api::openapi::client_gate as gate;
             erase(VersionGateLayer::new(
                 gate::PREFIX,
                 gate::CLIENT,

@@ -41,7 +41,7 @@ async fn the_example_layer_guards_every_request() {
 
 #[tokio::test]
 async fn the_example_builds_a_server_from_config() {
-    let db = weir_services::store::scratch::ScratchDb::sqlite().await;
+    let db = weir_api::store::scratch::ScratchDb::sqlite().await;
     let config = weir::Config {
         database_url: db.url.clone(),
         bind: "127.0.0.1:0".into(),

@@ -10,10 +10,10 @@ use std::time::Duration;
 use common::{example, example_names, sse, status_json, weir_cli, Options, TempDir, TestServer};
 use http::{Method, StatusCode};
 use serde_json::json;
+use weir_api::events;
+use weir_api::{handler, Route};
 use weir_layers::error::codes;
 use weir_layers::{body, AuthKind, BoxError, HttpError, RouteMeta};
-use weir_services::api::{handler, Route};
-use weir_services::events;
 
 const OPEN: RouteMeta = RouteMeta::auth(AuthKind::None);
 
@@ -49,7 +49,7 @@ fn typed_errors() -> Vec<(&'static str, HttpError)> {
 #[error("database exploded: password=hunter2")]
 struct Unknown;
 
-fn test_routes(state: &weir_services::AppState) -> Vec<Route> {
+fn test_routes(state: &weir_api::AppState) -> Vec<Route> {
     let mut routes = vec![
         Route::new(
             Method::GET,
@@ -81,7 +81,7 @@ fn test_routes(state: &weir_services::AppState) -> Vec<Route> {
             OPEN,
             handler(state, |_s, _r| async {
                 Err::<http::Response<weir_layers::Body>, BoxError>(
-                    weir_services::ServiceError::NotChatApp.into(),
+                    weir_api::ServiceError::NotChatApp.into(),
                 )
             }),
         ),
@@ -96,7 +96,7 @@ fn test_routes(state: &weir_services::AppState) -> Vec<Route> {
                 events::spawn_producer(tx.clone(), envelope, async move {
                     tx.send(&json!({"event": "message", "answer": "partial"}))
                         .await?;
-                    Err(weir_services::ServiceError::CompletionRequest(
+                    Err(weir_api::ServiceError::CompletionRequest(
                         "upstream cut the connection".into(),
                     )
                     .into())
@@ -562,7 +562,7 @@ async fn layer_order_from_config_changes_behaviour() {
 async fn unknown_layer_names_are_refused() {
     let mut config = weir::Config::default();
     config.layers.order.push("telepathy".into());
-    let db = weir_services::store::scratch::ScratchDb::sqlite().await;
+    let db = weir_api::store::scratch::ScratchDb::sqlite().await;
     let err = weir::Server::with_store(config, db.store.clone())
         .err()
         .expect("refused");
@@ -574,7 +574,7 @@ async fn unknown_layer_names_are_refused() {
 
 #[tokio::test]
 async fn every_example_imports_and_exports_through_the_cli() {
-    let db = weir_services::store::scratch::ScratchDb::sqlite().await;
+    let db = weir_api::store::scratch::ScratchDb::sqlite().await;
     let dir = TempDir::new();
     for name in example_names() {
         let file = dir.0.join(&name);
@@ -582,11 +582,11 @@ async fn every_example_imports_and_exports_through_the_cli() {
         let (ok, id, err) = weir_cli(&db.url, &dir.0, &["app", "import", file.to_str().unwrap()]);
         assert!(ok, "{name}: {err}");
         let id = id.trim().to_owned();
-        assert!(weir_services::util::is_uuid(&id), "{name}: {id}");
+        assert!(weir_api::util::is_uuid(&id), "{name}: {id}");
         let (ok, yaml, err) = weir_cli(&db.url, &dir.0, &["app", "export", &id]);
         assert!(ok, "{name}: {err}");
-        let original = weir_services::dsl::Dsl::parse(&example(&name)).unwrap();
-        let exported = weir_services::dsl::Dsl::parse(&yaml).unwrap();
+        let original = weir_api::dsl::Dsl::parse(&example(&name)).unwrap();
+        let exported = weir_api::dsl::Dsl::parse(&yaml).unwrap();
         assert_eq!(exported.mode, original.mode, "{name}");
         assert_eq!(
             exported.doc["model_config"], original.doc["model_config"],
@@ -621,7 +621,7 @@ async fn every_example_imports_and_exports_through_the_cli() {
 
 #[tokio::test]
 async fn malformed_dsl_is_refused_with_one_line_and_nothing_stored() {
-    let db = weir_services::store::scratch::ScratchDb::sqlite().await;
+    let db = weir_api::store::scratch::ScratchDb::sqlite().await;
     let dir = TempDir::new();
     let cases = [
         ("not-yaml.yml", "app: [unclosed\n", "invalid YAML"),
@@ -667,7 +667,7 @@ async fn malformed_dsl_is_refused_with_one_line_and_nothing_stored() {
 
 #[tokio::test]
 async fn cli_errors_are_one_line_and_nonzero() {
-    let db = weir_services::store::scratch::ScratchDb::sqlite().await;
+    let db = weir_api::store::scratch::ScratchDb::sqlite().await;
     let dir = TempDir::new();
     for args in [
         vec!["app", "export", "00000000-0000-0000-0000-000000000000"],

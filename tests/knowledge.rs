@@ -37,7 +37,7 @@ async fn start(upstream: &FakeUpstream) -> TestServer {
 
 async fn dataset_key(server: &TestServer) -> String {
     let ws = server.db.store.default_workspace_id().await.unwrap();
-    weir_services::credentials::create_dataset_key(&server.db.store, &ws)
+    weir_api::credentials::create_dataset_key(&server.db.store, &ws)
         .await
         .unwrap()
 }
@@ -334,7 +334,7 @@ async fn datasets_crud_gate_pagination_and_workspaces() {
     .execute(server.db.store.pool())
     .await
     .unwrap();
-    let foreign = weir_services::credentials::create_dataset_key(&server.db.store, &other)
+    let foreign = weir_api::credentials::create_dataset_key(&server.db.store, &other)
         .await
         .unwrap();
     let (status, _) = call(
@@ -486,13 +486,13 @@ async fn documents_are_indexed_chunked_and_managed() {
         ),
         (
             "report.pdf",
-            weir_services::extract::pdf_fixture(&["Glaciers carve valleys slowly"]),
+            weir_api::knowledge::extract::pdf_fixture(&["Glaciers carve valleys slowly"]),
             "application/pdf",
             "Glaciers",
         ),
         (
             "memo.docx",
-            weir_services::extract::docx_fixture(&["Volcanoes erupt molten rock"]),
+            weir_api::knowledge::extract::docx_fixture(&["Volcanoes erupt molten rock"]),
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             "Volcanoes",
         ),
@@ -846,7 +846,7 @@ async fn a_restart_mid_indexing_leaves_nothing_stuck_or_doubled() {
     let url = server.db.url.clone();
     let config = server.config.clone();
     // A new server on the same database resumes both.
-    let db = weir_services::store::Store::open(&url).await.unwrap();
+    let db = weir_api::store::Store::open(&url).await.unwrap();
     let restarted = weir::Server::with_store(config, db.clone()).unwrap();
     let bound = restarted.bind().await.unwrap();
     let addr = bound.local_addr();

@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::upstream::{FakeUpstream, Script};
 use common::{example, example_names, sse, status_json, with_upstream, Options, TestServer};
 use serde_json::{json, Value};
-use weir_services::credentials;
-use weir_services::error::{messages as service_messages, ServiceError};
+use weir_api::credentials;
+use weir_api::error::{messages as service_messages, ServiceError};
 
 /// A server on the fake upstream whose token limit does not get in the way.
 async fn start(
@@ -251,8 +251,8 @@ async fn bearer_guards_answer_in_the_contract_order() {
     .execute(server.db.store.pool())
     .await
     .unwrap();
-    let tools = weir_services::tools::ToolRegistry::new(&server.config.services);
-    let foreign = weir_services::apps::import(
+    let tools = weir_api::tools::ToolRegistry::new(&server.config.services);
+    let foreign = weir_api::apps::import(
         &server.db.store,
         &tools,
         &server.secrets(),
@@ -1172,11 +1172,10 @@ async fn dsl_round_trips_and_version_statuses() {
         )
         .await;
         assert_eq!(status, 200, "{name}: {first}");
-        let declared =
-            weir_services::dsl::Dsl::declared_version(&example(&name)).unwrap_or_default();
+        let declared = weir_api::dsl::Dsl::declared_version(&example(&name)).unwrap_or_default();
         assert_eq!(
             first["status"],
-            weir_services::dsl::import_status(&declared).as_str(),
+            weir_api::dsl::import_status(&declared).as_str(),
             "{name}"
         );
         for key in [
@@ -1434,7 +1433,7 @@ async fn revocation_bites_at_once_here_and_within_the_cache_bound_elsewhere() {
     let row = server
         .db
         .store
-        .token_by_hash(&weir_services::util::sha256_hex(&t))
+        .token_by_hash(&weir_api::util::sha256_hex(&t))
         .await
         .unwrap()
         .unwrap();

@@ -425,7 +425,7 @@ async fn secrets_are_sealed_at_rest_and_exported_only_to_full_scope() {
         let store = server.db.store.clone();
         let ws = ws.clone();
         async move {
-            weir_services::credentials::create_token(&store, &ws, scopes, "t", None)
+            weir_api::credentials::create_token(&store, &ws, scopes, "t", None)
                 .await
                 .unwrap()
         }
@@ -611,7 +611,7 @@ async fn racing_creates_give_one_winner_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturated_write_queue_is_503_with_retry_after_and_loses_nothing() {
     let server = TestServer::start_with(Options {
-        store: Some(weir_services::store::StoreOptions {
+        store: Some(weir_api::store::StoreOptions {
             write_queue: 1,
             ..Default::default()
         }),
@@ -622,7 +622,7 @@ async fn a_saturated_write_queue_is_503_with_retry_after_and_loses_nothing() {
     // Warm the key cache, so that requests below write nothing but their dataset.
     assert_eq!(server.call(&key, "GET", "/v1/datasets", None).await.0, 200);
     // Another connection holds the database's write lock.
-    let locker = weir_services::store::Store::connect(&server.db.url)
+    let locker = weir_api::store::Store::connect(&server.db.url)
         .await
         .unwrap();
     let mut conn = locker.pool().acquire().await.unwrap();
@@ -709,7 +709,7 @@ async fn provider_errors_do_not_name_the_upstream_address() {
         config: Box::new(move |c| {
             c.services.providers.insert(
                 "openai".into(),
-                weir_services::settings::ProviderSettings {
+                weir_api::settings::ProviderSettings {
                     base_url: format!("http://127.0.0.1:{port}/v1"),
                     api_key: "sk-test".into(),
                     ..Default::default()

@@ -645,8 +645,8 @@ const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
 
 #[tokio::test]
 async fn bad_input_gets_the_expected_4xx() {
+    use weir_api::error::codes as dify;
     use weir_layers::error::codes as http;
-    use weir_services::error::codes as dify;
     let (server, _up) = start_with_upstream().await;
     let (_, chat_key) = server.app_with_key("01-chat-simple.yml").await;
     let (_, completion_key) = server.app_with_key("02-completion-inputs.yml").await;

@@ -944,19 +944,18 @@ async fn code_nodes_fail_cleanly_and_the_server_is_unharmed() {
 async fn unsupported_nodes_are_refused_at_import_with_the_list() {
     let server = TestServer::start_with(Options::default()).await;
     let ws = server.db.store.default_workspace_id().await.unwrap();
-    let tools = weir_services::tools::ToolRegistry::new(&server.config.services);
+    let tools = weir_api::tools::ToolRegistry::new(&server.config.services);
     let dsl = "version: '0.6.0'\napp: {mode: workflow, name: x}\nworkflow:\n  graph:\n    nodes:\n    - {id: s, data: {type: start}}\n    - {id: h, data: {type: human-input}}\n    - {id: a, data: {type: agent}}\n";
-    let err =
-        weir_services::apps::import(&server.db.store, &tools, &server.secrets(), &ws, dsl, None)
-            .await
-            .unwrap_err()
-            .to_string();
+    let err = weir_api::apps::import(&server.db.store, &tools, &server.secrets(), &ws, dsl, None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         "unsupported by weir: node type human-input, node type agent"
     );
     // Knowledge retrieval imports (its datasets may be created later).
-    weir_services::apps::import(
+    weir_api::apps::import(
         &server.db.store,
         &tools,
         &server.secrets(),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 use weir::config::Config;
 use weir::Server;
-use weir_services::store::scratch::ScratchDb;
+use weir_api::store::scratch::ScratchDb;
 
 /// A file of `tests/fixtures`.
 pub fn fixture(path: &str) -> PathBuf {
@@ -88,7 +88,7 @@ pub struct Options {
     /// Use Postgres (when configured) instead of SQLite.
     pub postgres: bool,
     /// Open the store with these options (pool and write-queue sizes).
-    pub store: Option<weir_services::store::StoreOptions>,
+    pub store: Option<weir_api::store::StoreOptions>,
 }
 
 impl Default for Options {
@@ -127,7 +127,7 @@ impl TestServer {
         config.services.data_dir = data_dir.0.clone();
         (options.config)(&mut config);
         let store = match &options.store {
-            Some(opts) => weir_services::store::Store::open_with(&db.url, opts)
+            Some(opts) => weir_api::store::Store::open_with(&db.url, opts)
                 .await
                 .expect("store with options"),
             None => db.store.clone(),
@@ -161,16 +161,16 @@ impl TestServer {
     /// Imports a DSL text; returns the app id.
     pub async fn import(&self, dsl: &str) -> String {
         let ws = self.db.store.default_workspace_id().await.unwrap();
-        let tools = weir_services::tools::ToolRegistry::new(&self.config.services);
-        weir_services::apps::import(&self.db.store, &tools, &self.secrets(), &ws, dsl, None)
+        let tools = weir_api::tools::ToolRegistry::new(&self.config.services);
+        weir_api::apps::import(&self.db.store, &tools, &self.secrets(), &ws, dsl, None)
             .await
             .expect("import")
             .app_id
     }
 
     /// The sealer of secrets at rest this server uses.
-    pub fn secrets(&self) -> weir_services::secrets::Secrets {
-        weir_services::secrets::Secrets::from_settings(&self.config.services)
+    pub fn secrets(&self) -> weir_api::secrets::Secrets {
+        weir_api::secrets::Secrets::from_settings(&self.config.services)
     }
 
     /// Imports a DSL example; returns the app id.
@@ -180,7 +180,7 @@ impl TestServer {
 
     /// Creates an app key.
     pub async fn app_key(&self, app_id: &str) -> String {
-        weir_services::credentials::create_app_key(&self.db.store, app_id)
+        weir_api::credentials::create_app_key(&self.db.store, app_id)
             .await
             .unwrap()
     }
@@ -240,7 +240,7 @@ impl TestServer {
     /// A knowledge key of the default workspace.
     pub async fn dataset_key(&self) -> String {
         let ws = self.db.store.default_workspace_id().await.unwrap();
-        weir_services::credentials::create_dataset_key(&self.db.store, &ws)
+        weir_api::credentials::create_dataset_key(&self.db.store, &ws)
             .await
             .unwrap()
     }
@@ -285,7 +285,7 @@ pub fn with_upstream(upstream: &upstream::FakeUpstream) -> Options {
         config: Box::new(move |c| {
             c.services.providers.insert(
                 "openai".into(),
-                weir_services::settings::ProviderSettings {
+                weir_api::settings::ProviderSettings {
                     base_url: base,
                     api_key: "sk-test".into(),
                     aliases: vec!["openai_api_compatible".into()],
@@ -379,7 +379,7 @@ impl LogCapture {
 /// Whether this Postgres test can run (see `postgres_available`: a loud skip, or a failure
 /// where skips are not allowed).
 pub fn postgres_configured(test: &str) -> bool {
-    weir_services::store::scratch::postgres_available(test)
+    weir_api::store::scratch::postgres_available(test)
 }
 
 /// Polls `f` until it yields `Some` or `timeout` passes.

@@ -1,0 +1,358 @@
+//! Running apps: `POST /apps/{app_id}:run` (every mode, always streamed),
+//! `POST /apps/{app_id}/tasks/{task_id}:stop`, and `GET /apps/{app_id}/tasks/{task_id}/events`
+//! (re-attach to a running workflow run, or replay a finished one as its
+//! `workflow_finished`). Runs go through the same runtime as the Service API, with the
+//! `/openapi/v1` error contract.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request};
+use serde_json::{json, Map, Value};
+use tokio::sync::broadcast::error::RecvError;
+use weir_layers::{body, sse, Body, Surface};
+
+use super::{app_guard, bearer, lenient_body, messages, unprocessable, Invalid};
+use crate::credentials::scopes;
+use crate::dsl::AppMode;
+use crate::error::ServiceError;
+use crate::events::{names, EventSender};
+use crate::request::{path_param, query_pairs};
+use crate::service_api::{chat, workflows};
+use crate::state::AppState;
+use crate::store::WorkflowRunRow;
+use crate::util::canonical_uuid;
+use crate::{handler, HandlerResult, Route};
+
+/// How often event replay looks at a run that runs where no stream of it is at hand.
+pub const REPLAY_POLL: Duration = Duration::from_millis(200);
+
+/// The routes of this module.
+pub fn routes(state: &AppState) -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::POST,
+            "/openapi/v1/apps/{app_id}:run",
+            bearer(scopes::APPS_RUN).generation(),
+            handler(state, run),
+        ),
+        Route::new(
+            Method::POST,
+            "/openapi/v1/apps/{app_id}/tasks/{task_id}:stop",
+            bearer(scopes::APPS_RUN),
+            handler(state, stop),
+        ),
+        Route::new(
+            Method::GET,
+            "/openapi/v1/apps/{app_id}/tasks/{task_id}/events",
+            bearer(scopes::APPS_RUN),
+            handler(state, events),
+        ),
+    ]
+}
+
+/// The fields of a `:run` body after validation.
+#[derive(Debug, Default)]
+struct RunRequest {
+    inputs: Map<String, Value>,
+    query: Option<String>,
+    files: Option<Vec<Value>>,
+    conversation_id: Option<String>,
+    auto_generate_name: bool,
+    workflow_id: Option<String>,
+}
+
+/// Validates a `:run` body (unknown keys are ignored).
+fn parse_run(body: &Map<String, Value>) -> Result<RunRequest, weir_layers::HttpError> {
+    let mut invalid = Invalid::default();
+    let mut out = RunRequest {
+        auto_generate_name: true,
+        ..RunRequest::default()
+    };
+    match body.get("inputs") {
+        None => invalid.missing("inputs"),
+        Some(Value::Object(m)) => out.inputs = m.clone(),
+        Some(_) => invalid.push(
+            "dict_type",
+            &["inputs"],
+            "Input should be a valid dictionary",
+        ),
+    }
+    out.query = invalid.string(body, "query").map(str::to_owned);
+    match body.get("files") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) => out.files = Some(a.clone()),
+        Some(_) => invalid.push("list_type", &["files"], "Input should be a valid list"),
+    }
+    if let Some(raw) = invalid.string(body, "conversation_id") {
+        let raw = raw.trim();
+        if !raw.is_empty() {
+            match canonical_uuid(raw) {
+                Some(id) => out.conversation_id = Some(id),
+                None => invalid.push(
+                    "value_error",
+                    &["conversation_id"],
+                    "Value error, conversation_id must be a valid UUID",
+                ),
+            }
+        }
+    }
+    match body.get("auto_generate_name") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => out.auto_generate_name = *b,
+        Some(_) => invalid.push(
+            "bool_type",
+            &["auto_generate_name"],
+            "Input should be a valid boolean",
+        ),
+    }
+    out.workflow_id = invalid
+        .string(body, "workflow_id")
+        .filter(|w| !w.trim().is_empty())
+        .map(str::to_owned);
+    if let Some(ws) = invalid.string(body, "workspace_id") {
+        if !ws.trim().is_empty() && canonical_uuid(ws).is_none() {
+            invalid.push(
+                "uuid_parsing",
+                &["workspace_id"],
+                "Input should be a valid UUID, invalid character",
+            );
+        }
+    }
+    invalid.finish()?;
+    Ok(out)
+}
+
+/// The Service API body the runtime reads, built from a validated `:run` request.
+fn runtime_body(r: RunRequest, mode: AppMode) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("inputs".into(), Value::Object(r.inputs));
+    body.insert("response_mode".into(), "streaming".into());
+    if let Some(files) = r.files {
+        body.insert("files".into(), Value::Array(files));
+    }
+    if mode != AppMode::Workflow {
+        body.insert("query".into(), r.query.unwrap_or_default().into());
+        if let Some(c) = r.conversation_id {
+            body.insert("conversation_id".into(), c.into());
+        }
+        let auto_name = r.auto_generate_name && mode != AppMode::Completion;
+        body.insert("auto_generate_name".into(), auto_name.into());
+    }
+    if let Some(w) = r.workflow_id {
+        body.insert("workflow_id".into(), w.into());
+    }
+    body
+}
+
+async fn run(state: AppState, req: Request<Body>) -> HandlerResult {
+    let call = app_guard(&state, &req).await?;
+    let request = parse_run(&lenient_body(req).await?)?;
+    let app = call.app.clone();
+    let query_blank = request.query.as_deref().is_none_or(|q| q.trim().is_empty());
+    match app.mode {
+        AppMode::Chat | AppMode::AgentChat | AppMode::AdvancedChat if query_blank => {
+            return Err(unprocessable(messages::QUERY_REQUIRED_FOR_CHAT).into())
+        }
+        AppMode::Workflow if request.query.is_some() => {
+            return Err(unprocessable(messages::QUERY_NOT_SUPPORTED_FOR_WORKFLOW).into())
+        }
+        _ => {}
+    }
+    let user = call.end_user(&state).await?;
+    let pinned = request.workflow_id.clone();
+    let body = runtime_body(request, app.mode);
+    tracing::info!(audit = true, event = "app.run.openapi", app_id = %app.row.id,
+        tenant_id = %app.row.workspace_id, caller_kind = "end_user", mode = app.mode.as_str(),
+        surface = "apps");
+    let surface = Surface::OpenApi;
+    match app.mode {
+        AppMode::Chat | AppMode::AgentChat => {
+            chat::chat_turn(state, app, user, body, surface).await
+        }
+        AppMode::Completion => chat::completion_turn(state, app, user, body, surface).await,
+        AppMode::AdvancedChat => workflows::advanced_chat(state, app, user, body, surface).await,
+        AppMode::Workflow => {
+            workflows::workflow_turn(state, app, user, body, pinned, surface).await
+        }
+        #[allow(unreachable_patterns)]
+        _ => Err(unprocessable(messages::MODE_NOT_RUNNABLE).into()),
+    }
+}
+
+async fn stop(state: AppState, req: Request<Body>) -> HandlerResult {
+    let call = app_guard(&state, &req).await?;
+    let task_id = path_param(&req, "task_id");
+    state.tasks().stop_any(&task_id, &call.app.row.id);
+    Ok(body::json(
+        http::StatusCode::OK,
+        &json!({"result": "success"}),
+    ))
+}
+
+/// The `workflow_finished` event of a stored run.
+pub fn finished_frame(run: &WorkflowRunRow, session: Option<&str>) -> Bytes {
+    let outputs: Value = run
+        .outputs
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok())
+        .unwrap_or(json!({}));
+    let mut event = Map::new();
+    event.insert("event".into(), names::WORKFLOW_FINISHED.into());
+    if let Some(c) = &run.conversation_id {
+        event.insert("conversation_id".into(), c.clone().into());
+    }
+    if let Some(m) = &run.message_id {
+        event.insert("message_id".into(), m.clone().into());
+    }
+    event.insert("task_id".into(), run.id.clone().into());
+    event.insert("workflow_run_id".into(), run.id.clone().into());
+    event.insert(
+        "data".into(),
+        json!({
+            "id": run.id, "workflow_id": run.workflow_id, "status": run.status, "outputs": outputs,
+            "error": run.error, "elapsed_time": run.elapsed_time, "total_tokens": run.total_tokens,
+            "total_steps": run.total_steps,
+            "created_by": {"id": run.created_by_end_user_id, "user": session},
+            "created_at": run.created_at, "finished_at": run.finished_at,
+            "exceptions_count": run.exceptions_count, "files": [],
+        }),
+    );
+    sse::event_frame(&Value::Object(event))
+}
+
+async fn events(state: AppState, req: Request<Body>) -> HandlerResult {
+    let call = app_guard(&state, &req).await?;
+    let pairs = query_pairs(&req);
+    let mut invalid = Invalid::default();
+    // weir has no paused runs yet: both switches are accepted and change nothing.
+    invalid.boolean(&pairs, "include_state_snapshot", false);
+    invalid.boolean(&pairs, "continue_on_pause", false);
+    invalid.finish()?;
+    if !call.app.mode.is_workflow_based() {
+        return Err(unprocessable(messages::MODE_NOT_SUPPORTED_FOR_EVENT_RECONNECT).into());
+    }
+    let user = call.end_user(&state).await?;
+    let not_found = || ServiceError::not_found(messages::WORKFLOW_RUN_NOT_FOUND);
+    let run_id = canonical_uuid(&path_param(&req, "task_id")).ok_or_else(not_found)?;
+    let run = state
+        .store()
+        .run(&call.app.row.id, &run_id)
+        .await?
+        .filter(|r| r.created_by_end_user_id.as_deref() == Some(user.id.as_str()))
+        .ok_or_else(not_found)?;
+    let session = user.session_id.clone();
+    let (tx, body) = state.event_channel(Surface::OpenApi);
+    let live = (run.status == "running")
+        .then(|| state.run_hub().subscribe(&run.id))
+        .flatten();
+    let limit = Duration::from_secs(state.settings().limits.max_execution_s.max(1));
+    tokio::spawn(async move {
+        if run.status != "running" {
+            let _ = tx.send_frame(finished_frame(&run, Some(&session))).await;
+            return;
+        }
+        if let Some(mut rx) = live {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => {
+                        let last = is_finished(&event);
+                        if tx.send_frame(sse::data_frame(&event)).await.is_err() || last {
+                            return;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        }
+        follow_until_finished(&state, tx, run, &session, limit).await;
+    });
+    let mut res = sse::response(body);
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    Ok(res)
+}
+
+/// Whether an event is a run's `workflow_finished`.
+fn is_finished(event: &[u8]) -> bool {
+    let needle = b"\"event\":\"workflow_finished\"";
+    event.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Waits (by polling the store) for a run to finish, then sends its `workflow_finished`.
+/// Used when the live stream ended before its last event reached this reader, or when no
+/// live stream of the run is at hand (a blocking run).
+async fn follow_until_finished(
+    state: &AppState,
+    tx: EventSender,
+    run: WorkflowRunRow,
+    session: &str,
+    limit: Duration,
+) {
+    let started = tokio::time::Instant::now();
+    let mut current = run;
+    while current.status == "running" && started.elapsed() < limit {
+        if tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(REPLAY_POLL).await;
+        match state.store().run(&current.app_id, &current.id).await {
+            Ok(Some(r)) => current = r,
+            Ok(None) => return,
+            Err(e) => {
+                tx.fail(&e, Map::new()).await;
+                return;
+            }
+        }
+    }
+    if current.status != "running" {
+        let _ = tx.send_frame(finished_frame(&current, Some(session))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_bodies_are_validated_without_echo() {
+        let body = |v: Value| v.as_object().unwrap().clone();
+        let err =
+            parse_run(&body(json!({"query": 5, "conversation_id": "nope-secret"}))).unwrap_err();
+        let kinds: Vec<_> = err.details().iter().map(|d| d.kind.clone()).collect();
+        assert_eq!(kinds, ["missing", "string_type", "value_error"]);
+        assert!(!serde_json::to_string(err.details())
+            .unwrap()
+            .contains("nope-secret"));
+        let ok = parse_run(&body(
+            json!({"inputs": {}, "conversation_id": "  ", "extra": 1}),
+        ))
+        .unwrap();
+        assert!(ok.conversation_id.is_none());
+        assert!(ok.auto_generate_name);
+    }
+
+    #[test]
+    fn completion_never_names_its_conversation() {
+        let r = RunRequest {
+            auto_generate_name: true,
+            ..RunRequest::default()
+        };
+        let b = runtime_body(r, AppMode::Completion);
+        assert_eq!(b["auto_generate_name"], false);
+        assert_eq!(b["query"], "");
+        let w = runtime_body(RunRequest::default(), AppMode::Workflow);
+        assert!(w.get("query").is_none() && w.get("auto_generate_name").is_none());
+    }
+
+    #[test]
+    fn finished_frames_are_recognised() {
+        assert!(is_finished(
+            b"data: {\"event\":\"workflow_finished\",\"x\":1}\n\n"
+        ));
+        assert!(!is_finished(b"data: {\"event\":\"node_finished\"}\n\n"));
+    }
+}
