@@ -2,8 +2,11 @@
 //! names them (outermost first; a layer left out is dropped), plus any layer an operator adds
 //! by using weir as a library ([`Stack::layer`], [`Stack::insert_after`]).
 //!
-//! Every layer is applied to the one erased service type [`HttpService`], so the order can be
-//! decided at run time.
+//! The default order is one static type, composed with `ServiceBuilder` and erased once at
+//! the end. Only an order of the operator's own (or an added layer) takes the dynamic path,
+//! where every layer wraps the one erased service type [`HttpService`]. Either way the
+//! configuration is checked at startup: an unknown or repeated layer name is an error that
+//! names it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,24 +51,56 @@ pub const DEFAULT_ORDER: [&str; 12] = [
 
 type ApplyFn = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
 
-/// One named layer of the stack.
+/// One named layer of a dynamic stack.
 #[derive(Clone)]
 struct Named {
     name: String,
     apply: ApplyFn,
 }
 
+/// The built-in layers, configured.
+#[derive(Clone)]
+struct Builtins {
+    request_id: RequestIdLayer,
+    trace: TraceLayer,
+    metrics: MetricsLayer,
+    catch_panic: CatchPanicLayer,
+    errors: ErrorMapLayer,
+    cors: weir_layers::cors::CorsLayer,
+    version_gate: VersionGateLayer,
+    body_limit: BodyLimitLayer,
+    timeout: TimeoutLayer,
+    auth: AuthLayer,
+    rate_limit: RateLimitLayer,
+    app_concurrency: AppConcurrencyLayer,
+}
+
+/// The two shapes of a stack.
+#[derive(Clone)]
+enum Shape {
+    /// The default order: one static composition.
+    Default(Box<Builtins>),
+    /// An order of the operator's own, or added layers: one erased service per layer.
+    Dynamic(Vec<Named>),
+}
+
 /// An ordered list of layers, outermost first.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Stack {
-    layers: Vec<Named>,
+    shape: Shape,
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack {
+            shape: Shape::Dynamic(Vec::new()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Stack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.layers.iter().map(|l| &l.name))
-            .finish()
+        f.debug_list().entries(self.names()).finish()
     }
 }
 
@@ -88,6 +123,86 @@ where
     })
 }
 
+impl Builtins {
+    fn new(config: &Config, state: &AppState) -> Result<Builtins, ConfigError> {
+        use weir_api::openapi::client_gate as gate;
+        let limits = &config.services.limits;
+        let rate: Rate = limits
+            .rate_limit_per_key
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("limits.rate_limit_per_key: {e}")))?;
+        Ok(Builtins {
+            request_id: RequestIdLayer::new(),
+            trace: TraceLayer::new(),
+            metrics: MetricsLayer::new(state.metrics().clone()),
+            catch_panic: CatchPanicLayer::new(),
+            errors: ErrorMapLayer::new(weir_api::error::translate),
+            cors: weir_layers::cors::layer(),
+            version_gate: VersionGateLayer::new(
+                gate::PREFIX,
+                gate::CLIENT,
+                gate::MIN_VERSION,
+                gate::HINT,
+                &gate::EXEMPT,
+            ),
+            body_limit: BodyLimitLayer::new(limits.body_bytes),
+            timeout: TimeoutLayer::new(Duration::from_secs(limits.request_timeout_s)),
+            auth: AuthLayer::new(state.authenticator()).with_failure_throttle(
+                FailureThrottle::new(limits.auth_failures_per_minute, Duration::from_secs(60)),
+            ),
+            rate_limit: RateLimitLayer::new(rate, Arc::new(MemoryRateCounter::new())),
+            app_concurrency: AppConcurrencyLayer::new(
+                limits.app_max_active_requests,
+                Arc::new(MemorySlotStore::new()),
+            ),
+        })
+    }
+
+    /// The layer of this name, erased.
+    fn named(&self, name: &str) -> Option<Named> {
+        let apply = match name {
+            "request_id" => erase(self.request_id.clone()),
+            "trace" => erase(self.trace.clone()),
+            "metrics" => erase(self.metrics.clone()),
+            "catch_panic" => erase(self.catch_panic.clone()),
+            "errors" => erase(self.errors.clone()),
+            "cors" => erase(self.cors.clone()),
+            "version_gate" => erase(self.version_gate.clone()),
+            "body_limit" => erase(self.body_limit.clone()),
+            "timeout" => erase(self.timeout.clone()),
+            "auth" => erase(self.auth.clone()),
+            "rate_limit" => erase(self.rate_limit.clone()),
+            "app_concurrency" => erase(self.app_concurrency.clone()),
+            _ => return None,
+        };
+        Some(Named {
+            name: name.to_owned(),
+            apply,
+        })
+    }
+
+    /// The default order as one static composition, erased once.
+    fn wrap(&self, inner: HttpService) -> HttpService {
+        let svc = ServiceBuilder::new()
+            .layer(self.request_id.clone())
+            .layer(self.trace.clone())
+            .layer(self.metrics.clone())
+            .layer(self.catch_panic.clone())
+            .layer(self.errors.clone())
+            .layer(self.cors.clone())
+            .layer(self.version_gate.clone())
+            .layer(self.body_limit.clone())
+            .layer(self.timeout.clone())
+            .layer(self.auth.clone())
+            .layer(self.rate_limit.clone())
+            // The error layer (outside) takes one body type: box the concurrency guard's.
+            .map_response(|res: Response<_>| res.map(body::boxed))
+            .layer(self.app_concurrency.clone())
+            .service(inner);
+        BoxCloneSyncService::new(svc.map_response(|res: Response<_>| res.map(body::boxed)))
+    }
+}
+
 impl Stack {
     /// An empty stack.
     pub fn new() -> Self {
@@ -96,22 +211,44 @@ impl Stack {
 
     /// The built-in layers in the configured order.
     pub fn from_config(config: &Config, state: &AppState) -> Result<Stack, ConfigError> {
-        let mut stack = Stack::new();
-        for name in &config.layers.order {
-            let apply = builtin(name, config, state)?;
-            if stack.layers.iter().any(|l| &l.name == name) {
-                return Err(ConfigError::Invalid(format!("layer {name:?} listed twice")));
-            }
-            stack.layers.push(Named {
-                name: name.clone(),
-                apply,
+        let builtins = Builtins::new(config, state)?;
+        let order = &config.layers.order;
+        if order.iter().map(String::as_str).eq(DEFAULT_ORDER) {
+            return Ok(Stack {
+                shape: Shape::Default(Box::new(builtins)),
             });
         }
-        Ok(stack)
+        let mut layers: Vec<Named> = Vec::new();
+        for name in order {
+            if layers.iter().any(|l| &l.name == name) {
+                return Err(ConfigError::Invalid(format!("layer {name:?} listed twice")));
+            }
+            let named = builtins.named(name).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "unknown layer {name:?} in [layers] order (known: {})",
+                    DEFAULT_ORDER.join(", ")
+                ))
+            })?;
+            layers.push(named);
+        }
+        Ok(Stack {
+            shape: Shape::Dynamic(layers),
+        })
+    }
+
+    /// The layers as a dynamic list (an operator is adding one).
+    fn into_list(self) -> Vec<Named> {
+        match self.shape {
+            Shape::Dynamic(list) => list,
+            Shape::Default(b) => DEFAULT_ORDER
+                .iter()
+                .filter_map(|name| b.named(name))
+                .collect(),
+        }
     }
 
     /// Adds a layer innermost (just outside the router).
-    pub fn layer<L, S, B, E>(mut self, name: &str, layer: L) -> Self
+    pub fn layer<L, S, B, E>(self, name: &str, layer: L) -> Self
     where
         L: Layer<HttpService, Service = S> + Send + Sync + 'static,
         S: Service<Request<Body>, Response = Response<B>, Error = E>
@@ -124,15 +261,18 @@ impl Stack {
         B::Error: Into<BoxError>,
         E: Into<BoxError> + 'static,
     {
-        self.layers.push(Named {
+        let mut list = self.into_list();
+        list.push(Named {
             name: name.to_owned(),
             apply: erase(layer),
         });
-        self
+        Stack {
+            shape: Shape::Dynamic(list),
+        }
     }
 
     /// Adds a layer just inside the layer named `anchor` (innermost if it is absent).
-    pub fn insert_after<L, S, B, E>(mut self, anchor: &str, name: &str, layer: L) -> Self
+    pub fn insert_after<L, S, B, E>(self, anchor: &str, name: &str, layer: L) -> Self
     where
         L: Layer<HttpService, Service = S> + Send + Sync + 'static,
         S: Service<Request<Body>, Response = Response<B>, Error = E>
@@ -145,82 +285,46 @@ impl Stack {
         B::Error: Into<BoxError>,
         E: Into<BoxError> + 'static,
     {
-        let at = self
-            .layers
+        let mut list = self.into_list();
+        let at = list
             .iter()
             .position(|l| l.name == anchor)
-            .map_or(self.layers.len(), |i| i + 1);
-        self.layers.insert(
+            .map_or(list.len(), |i| i + 1);
+        list.insert(
             at,
             Named {
                 name: name.to_owned(),
                 apply: erase(layer),
             },
         );
-        self
+        Stack {
+            shape: Shape::Dynamic(list),
+        }
     }
 
     /// The layer names, outermost first.
     pub fn names(&self) -> Vec<&str> {
-        self.layers.iter().map(|l| l.name.as_str()).collect()
+        match &self.shape {
+            Shape::Default(_) => DEFAULT_ORDER.to_vec(),
+            Shape::Dynamic(list) => list.iter().map(|l| l.name.as_str()).collect(),
+        }
+    }
+
+    /// Whether this is the default order, composed statically.
+    pub fn is_static(&self) -> bool {
+        matches!(self.shape, Shape::Default(_))
     }
 
     /// Wraps `inner` in every layer (the first listed sees the request first).
     pub fn wrap(&self, inner: HttpService) -> HttpService {
-        self.layers
-            .iter()
-            .rev()
-            .fold(inner, |svc, layer| (layer.apply)(svc))
+        match &self.shape {
+            Shape::Default(b) => b.wrap(inner),
+            Shape::Dynamic(list) => list
+                .iter()
+                .rev()
+                .fold(inner, |svc, layer| (layer.apply)(svc)),
+        }
     }
-}
-
-fn builtin(name: &str, config: &Config, state: &AppState) -> Result<ApplyFn, ConfigError> {
-    let limits = &config.services.limits;
-    Ok(match name {
-        "request_id" => erase(RequestIdLayer::new()),
-        "trace" => erase(TraceLayer::new()),
-        "metrics" => erase(MetricsLayer::new(state.metrics().clone())),
-        "catch_panic" => erase(CatchPanicLayer::new()),
-        "errors" => erase(ErrorMapLayer::new(weir_api::error::translate)),
-        "cors" => erase(weir_layers::cors::layer()),
-        "version_gate" => {
-            use weir_api::openapi::client_gate as gate;
-            erase(VersionGateLayer::new(
-                gate::PREFIX,
-                gate::CLIENT,
-                gate::MIN_VERSION,
-                gate::HINT,
-                &gate::EXEMPT,
-            ))
-        }
-        "body_limit" => erase(BodyLimitLayer::new(limits.body_bytes)),
-        "timeout" => erase(TimeoutLayer::new(Duration::from_secs(
-            limits.request_timeout_s,
-        ))),
-        "auth" => erase(AuthLayer::new(state.authenticator()).with_failure_throttle(
-            FailureThrottle::new(limits.auth_failures_per_minute, Duration::from_secs(60)),
-        )),
-        "rate_limit" => {
-            let rate: Rate = limits
-                .rate_limit_per_key
-                .parse()
-                .map_err(|e| ConfigError::Invalid(format!("limits.rate_limit_per_key: {e}")))?;
-            erase(RateLimitLayer::new(
-                rate,
-                Arc::new(MemoryRateCounter::new()),
-            ))
-        }
-        "app_concurrency" => erase(AppConcurrencyLayer::new(
-            limits.app_max_active_requests,
-            Arc::new(MemorySlotStore::new()),
-        )),
-        other => {
-            return Err(ConfigError::Invalid(format!(
-                "unknown layer {other:?} in [layers] order (known: {})",
-                DEFAULT_ORDER.join(", ")
-            )))
-        }
-    })
 }
 
 /// A `ServiceBuilder`, re-exported for operators composing their own layers.

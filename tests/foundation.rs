@@ -559,17 +559,34 @@ async fn layer_order_from_config_changes_behaviour() {
 }
 
 #[tokio::test]
-async fn unknown_layer_names_are_refused() {
-    let mut config = weir::Config::default();
-    config.layers.order.push("telepathy".into());
+async fn unknown_and_repeated_layer_names_are_refused() {
     let db = weir_api::store::scratch::ScratchDb::sqlite().await;
-    let err = weir::Server::with_store(config, db.store.clone())
-        .err()
-        .expect("refused");
-    assert!(
-        err.to_string().contains("unknown layer \"telepathy\""),
-        "{err}"
-    );
+    for (extra, expected) in [
+        ("telepathy", "unknown layer \"telepathy\""),
+        ("auth", "layer \"auth\" listed twice"),
+    ] {
+        let mut config = weir::Config::default();
+        config.layers.order.push(extra.into());
+        let err = weir::Server::with_store(config, db.store.clone())
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn the_default_stack_is_static_until_an_operator_changes_it() {
+    let db = weir_api::store::scratch::ScratchDb::sqlite().await;
+    let server = weir::Server::with_store(weir::Config::default(), db.store.clone()).unwrap();
+    assert!(server.stack().is_static());
+    assert_eq!(server.stack().names(), weir::stack::DEFAULT_ORDER);
+    let server = server.map_stack(|s| s.layer("noop", tower::layer::util::Identity::new()));
+    assert!(!server.stack().is_static());
+    assert_eq!(server.stack().names().last(), Some(&"noop"));
+    let mut config = weir::Config::default();
+    config.layers.order.retain(|l| l != "cors");
+    let server = weir::Server::with_store(config, db.store.clone()).unwrap();
+    assert!(!server.stack().is_static());
 }
 
 #[tokio::test]

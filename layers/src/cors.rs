@@ -4,7 +4,8 @@
 //! This is tower-http's `CorsLayer` configured once, so every stack gets the same policy.
 
 use http::HeaderName;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::Any;
+pub use tower_http::cors::CorsLayer;
 
 /// Response headers browsers may read.
 pub const EXPOSED_HEADERS: [HeaderName; 4] = [

@@ -18,7 +18,7 @@ use weir_core::settings::CodeSettings;
 use weir_core::BoxFuture;
 
 /// Runs code of `code` nodes as configured (`[code]`): decided once at startup.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CodeRunner {
     settings: CodeSettings,
     python: python::PythonSandbox,

@@ -101,39 +101,74 @@ enum Mode {
     Refused(String),
 }
 
+/// Why local Python is refused on a kernel that cannot isolate it.
+fn refusal(why: &str) -> String {
+    format!(
+        "local Python code is disabled: this kernel cannot isolate it ({why}); \
+         set [code] sandbox_endpoint to Dify's sandbox, or [code] allow_unisolated = true \
+         to run it without isolation"
+    )
+}
+
 /// Local Python execution.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PythonSandbox {
-    mode: Mode,
+    /// The configured interpreter command; `None` when local Python is off altogether.
+    python: Option<String>,
+    /// What the kernel offers (checked at startup: it is cheap).
+    kernel: Result<(), String>,
+    allow_unisolated: bool,
+    /// Decided on first use: asking the interpreter where it lives starts a process, which
+    /// would slow every start of the server.
+    mode: tokio::sync::OnceCell<Mode>,
 }
 
 impl PythonSandbox {
-    /// Probes the interpreter and the kernel. Logs, once, why local Python is refused or
-    /// runs unisolated.
+    /// Checks the kernel's isolation and logs, once, if local Python will be refused or run
+    /// unisolated. The interpreter itself is probed on first use.
     pub fn new(settings: &CodeSettings) -> Self {
-        let mode = Self::decide(
-            Interpreter::probe(&settings.python),
-            isolation::kernel_support(),
-            settings.allow_unisolated,
-        );
-        match &mode {
-            Mode::Isolated(_) => {}
-            Mode::Unisolated(_) => tracing::warn!(
+        let kernel = isolation::kernel_support();
+        match &kernel {
+            Ok(()) => {}
+            Err(_) if settings.allow_unisolated => tracing::warn!(
                 "local Python code runs WITHOUT isolation ([code] allow_unisolated = true): \
                  this kernel offers no Landlock or seccomp"
             ),
-            Mode::Refused(why) => tracing::warn!("{why}"),
+            Err(why) => tracing::warn!("{}", refusal(why)),
         }
-        PythonSandbox { mode }
+        PythonSandbox {
+            python: Some(settings.python.clone()),
+            kernel,
+            allow_unisolated: settings.allow_unisolated,
+            mode: tokio::sync::OnceCell::new(),
+        }
     }
 
     /// No local Python: every run goes to the configured sandbox service.
     pub fn remote_only() -> Self {
         PythonSandbox {
-            mode: Mode::Refused(
-                "local Python code is disabled: a sandbox service is configured".into(),
-            ),
+            python: None,
+            kernel: Err("a sandbox service is configured".into()),
+            allow_unisolated: false,
+            mode: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// How local Python runs here (decided once).
+    async fn mode(&self) -> &Mode {
+        self.mode
+            .get_or_init(|| async {
+                let Some(python) = self.python.clone() else {
+                    return Mode::Refused(
+                        "local Python code is disabled: a sandbox service is configured".into(),
+                    );
+                };
+                let probed = tokio::task::spawn_blocking(move || Interpreter::probe(&python))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                Self::decide(probed, self.kernel.clone(), self.allow_unisolated)
+            })
+            .await
     }
 
     fn decide(
@@ -148,11 +183,7 @@ impl PythonSandbox {
         match kernel {
             Ok(()) => Mode::Isolated(interpreter),
             Err(_) if allow_unisolated => Mode::Unisolated(interpreter),
-            Err(why) => Mode::Refused(format!(
-                "local Python code is disabled: this kernel cannot isolate it ({why}); \
-                 set [code] sandbox_endpoint to Dify's sandbox, or [code] allow_unisolated = true \
-                 to run it without isolation"
-            )),
+            Err(why) => Mode::Refused(refusal(&why)),
         }
     }
 
@@ -164,7 +195,7 @@ impl PythonSandbox {
         inputs: &Map<String, Value>,
         timeout: Duration,
     ) -> Result<Value, CodeError> {
-        let (interpreter, isolated) = match &self.mode {
+        let (interpreter, isolated) = match self.mode().await {
             Mode::Isolated(i) => (i, true),
             Mode::Unisolated(i) => (i, false),
             Mode::Refused(why) => return Err(CodeError::Sandbox(why.clone())),

@@ -10,10 +10,10 @@ fn settings() -> CodeSettings {
 
 async fn py(code: &str, inputs: Value) -> Result<Value, CodeError> {
     let sandbox = PythonSandbox::new(&settings());
+    let mode = sandbox.mode().await;
     assert!(
-        matches!(sandbox.mode, Mode::Isolated(_)),
-        "this machine isolates: {:?}",
-        sandbox.mode
+        matches!(mode, Mode::Isolated(_)),
+        "this machine isolates: {mode:?}"
     );
     sandbox
         .run(
