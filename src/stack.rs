@@ -161,15 +161,15 @@ impl Builtins {
     /// The layer of this name, erased.
     fn named(&self, name: &str) -> Option<Named> {
         let apply = match name {
-            "request_id" => erase(self.request_id.clone()),
-            "trace" => erase(self.trace.clone()),
+            "request_id" => erase(self.request_id),
+            "trace" => erase(self.trace),
             "metrics" => erase(self.metrics.clone()),
-            "catch_panic" => erase(self.catch_panic.clone()),
-            "errors" => erase(self.errors.clone()),
+            "catch_panic" => erase(self.catch_panic),
+            "errors" => erase(self.errors),
             "cors" => erase(self.cors.clone()),
             "version_gate" => erase(self.version_gate.clone()),
-            "body_limit" => erase(self.body_limit.clone()),
-            "timeout" => erase(self.timeout.clone()),
+            "body_limit" => erase(self.body_limit),
+            "timeout" => erase(self.timeout),
             "auth" => erase(self.auth.clone()),
             "rate_limit" => erase(self.rate_limit.clone()),
             "app_concurrency" => erase(self.app_concurrency.clone()),
@@ -184,15 +184,15 @@ impl Builtins {
     /// The default order as one static composition, erased once.
     fn wrap(&self, inner: HttpService) -> HttpService {
         let svc = ServiceBuilder::new()
-            .layer(self.request_id.clone())
-            .layer(self.trace.clone())
+            .layer(self.request_id)
+            .layer(self.trace)
             .layer(self.metrics.clone())
-            .layer(self.catch_panic.clone())
-            .layer(self.errors.clone())
+            .layer(self.catch_panic)
+            .layer(self.errors)
             .layer(self.cors.clone())
             .layer(self.version_gate.clone())
-            .layer(self.body_limit.clone())
-            .layer(self.timeout.clone())
+            .layer(self.body_limit)
+            .layer(self.timeout)
             .layer(self.auth.clone())
             .layer(self.rate_limit.clone())
             // The error layer (outside) takes one body type: box the concurrency guard's.
