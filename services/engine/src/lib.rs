@@ -10,6 +10,7 @@
 //!   and end nodes; [`nodes`]: one module per node type.
 #![warn(missing_docs)]
 
+pub mod ctx;
 pub mod graph;
 pub mod nodes;
 pub mod pool;

@@ -52,6 +52,8 @@ pub mod messages {
     pub const DATASET_API_DISABLED: &str = "Dataset api access is not enabled.";
     /// 404 document (most routes).
     pub const DOCUMENT_NOT_FOUND: &str = "Document not found.";
+    /// 404 document (update by text or file: Dify's message has no full stop).
+    pub const DOCUMENT_TO_UPDATE_NOT_FOUND: &str = "Document not found";
     /// 404 document (delete).
     pub const DOCUMENT_NOT_EXISTS: &str = "Document Not Exists.";
     /// 404 segment.

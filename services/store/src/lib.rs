@@ -11,11 +11,13 @@ mod credentials;
 mod datasets;
 mod documents;
 mod end_users;
+mod feedback;
 mod files;
 mod knowledge_repo;
 mod local_blobs;
 mod messages;
 mod query;
+mod retrieval;
 mod runs;
 pub mod scratch;
 pub mod write;
@@ -29,9 +31,8 @@ pub use conversations::{
 pub use credentials::{KeyKind, KeyRow, TokenRow};
 pub use datasets::{MetadataFieldRow, TagRow};
 pub use end_users::EndUserRow;
-pub use messages::{
-    FeedbackRow, HistoryTurn, MessageFileRow, MessageOutcome, MessageRow, NewMessage,
-};
+pub use feedback::FeedbackRow;
+pub use messages::{HistoryTurn, MessageFileRow, MessageOutcome, MessageRow, NewMessage};
 pub use runs::{RunLogFilter, RunLogRow, WorkflowRunRow};
 pub use weir_core::rows::{
     ChildChunkRow, DatasetCounts, DatasetRow, DocumentRow, IndexedChunk, NewSegment, RuleRow,

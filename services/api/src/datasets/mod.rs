@@ -3,6 +3,9 @@
 //! dataset gate first (404 unknown or foreign, 403 API access off).
 
 pub mod bases;
+mod document_config;
+mod document_files;
+mod document_state;
 pub mod documents;
 pub mod metadata;
 pub mod retrieve;
@@ -46,6 +49,22 @@ pub struct DatasetCall {
     pub ctx: AuthContext,
     /// The dataset.
     pub dataset: DatasetRow,
+}
+
+impl DatasetCall {
+    /// The dataset's document `id` (any case), or 404 with `missing`.
+    pub async fn document(
+        &self,
+        state: &AppState,
+        id: &str,
+        missing: &'static str,
+    ) -> Result<DocumentRow, BoxError> {
+        state
+            .store()
+            .document(&self.dataset.id, &id.to_lowercase())
+            .await?
+            .ok_or_else(|| KnowledgeError::not_found(missing).into())
+    }
 }
 
 /// The dataset gate: the path's dataset in the key's workspace (404), its API switched on

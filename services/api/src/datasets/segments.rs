@@ -80,19 +80,6 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     ]
 }
 
-async fn document(
-    state: &AppState,
-    call: &DatasetCall,
-    id: String,
-) -> Result<DocumentRow, BoxError> {
-    let id = id.to_lowercase();
-    Ok(state
-        .store()
-        .document(&call.dataset.id, &id)
-        .await?
-        .ok_or_else(|| KnowledgeError::not_found(messages::DOCUMENT_NOT_FOUND))?)
-}
-
 async fn segment(state: &AppState, doc: &DocumentRow, id: String) -> Result<SegmentRow, BoxError> {
     let id = id.to_lowercase();
     Ok(state
@@ -113,7 +100,13 @@ fn schema_error(text: &str) -> http::Response<Body> {
 
 async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let body = json_object(req).await?;
     if doc.indexing_status != status::COMPLETED {
         return Err(KnowledgeError::not_found(messages::DOCUMENT_NOT_COMPLETED).into());
@@ -223,7 +216,13 @@ async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
 
 async fn list(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let q = query_pairs(&req);
     let (page, limit, take) = page_limit(&q, 0)?;
     let statuses: Vec<String> = q
@@ -274,7 +273,13 @@ async fn children_of(
 
 async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
     let children = children_of(&state, &doc, std::slice::from_ref(&seg)).await?;
     Ok(ok(
@@ -284,7 +289,13 @@ async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {
 
 async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let mut seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
     let body = json_object(req).await?;
     let Some(patch) = body.get("segment").and_then(Value::as_object).cloned() else {
@@ -414,7 +425,13 @@ async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
 
 async fn delete(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let mut doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let mut doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
     doc.word_count = (doc.word_count - seg.word_count).max(0);
     doc.tokens = (doc.tokens - seg.tokens).max(0);
@@ -457,7 +474,13 @@ fn child_content(body: &Map<String, Value>) -> Result<String, KnowledgeError> {
 
 async fn create_child(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
     let content = child_content(&json_object(req).await?)?;
     let store = state.store();
@@ -473,7 +496,13 @@ async fn create_child(state: AppState, req: Request<Body>) -> HandlerResult {
 
 async fn list_children(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
     let q = query_pairs(&req);
     let (page, _, take) = page_limit(&q, 1)?;
@@ -500,7 +529,13 @@ async fn child(state: &AppState, seg: &SegmentRow, id: String) -> Result<ChildCh
 
 async fn update_child(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
     let mut c = child(&state, &seg, path_param(&req, "child_chunk_id")).await?;
     c.content = child_content(&json_object(req).await?)?;
@@ -524,7 +559,13 @@ async fn update_child(state: AppState, req: Request<Body>) -> HandlerResult {
 
 async fn delete_child(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
-    let doc = document(&state, &call, path_param(&req, "document_id")).await?;
+    let doc = call
+        .document(
+            &state,
+            &path_param(&req, "document_id"),
+            messages::DOCUMENT_NOT_FOUND,
+        )
+        .await?;
     let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
     let c = child(&state, &seg, path_param(&req, "child_chunk_id")).await?;
     state
