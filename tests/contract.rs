@@ -14,15 +14,10 @@ use serde_json::{json, Value};
 const EMBEDDING: &str = "text-embedding-3-small";
 
 fn knowledge_options(upstream: &FakeUpstream) -> Options {
-    let base = with_upstream(upstream);
-    Options {
-        config: Box::new(move |c| {
-            (base.config)(c);
-            let p = c.services.providers.get_mut("openai").unwrap();
-            p.embedding_models = vec![EMBEDDING.into()];
-        }),
-        ..Options::default()
-    }
+    with_upstream(upstream).also(|c| {
+        let p = c.services.providers.get_mut("openai").unwrap();
+        p.embedding_models = vec![EMBEDDING.into()];
+    })
 }
 
 #[tokio::test]

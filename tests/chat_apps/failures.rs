@@ -227,19 +227,14 @@ async fn a_client_that_disconnects_does_not_stop_the_generation() {
 #[tokio::test]
 async fn an_upstream_that_times_out_is_a_completion_request_error_and_is_saved() {
     let upstream = FakeUpstream::start().await;
-    let base = with_upstream(&upstream);
-    let server = TestServer::start_with(Options {
-        config: Box::new(move |c| {
-            (base.config)(c);
-            c.services
-                .providers
-                .get_mut("openai")
-                .unwrap()
-                .read_timeout_s = Some(1);
-        }),
-        ..Options::default()
-    })
-    .await;
+    let opts = with_upstream(&upstream).also(|c| {
+        c.services
+            .providers
+            .get_mut("openai")
+            .unwrap()
+            .read_timeout_s = Some(1);
+    });
+    let server = TestServer::start_with(opts).await;
     let (_, key) = server.app_with_key("01-chat-simple.yml").await;
     for (mode, user) in [
         ("blocking", "late-blocking"),

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::upstream::{FakeUpstream, Script};
-use common::{sse, start_with_upstream, status_json, with_upstream, Options, TestServer};
+use common::{sse, start_with_upstream, status_json, with_upstream, TestServer};
 use serde_json::{json, Value};
 
 mod failures;

@@ -102,6 +102,18 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// These options with one more config change, applied after the present ones.
+    pub fn also(mut self, change: impl FnOnce(&mut Config) + 'static) -> Options {
+        let before = self.config;
+        self.config = Box::new(move |c| {
+            before(c);
+            change(c);
+        });
+        self
+    }
+}
+
 impl TestServer {
     /// A server with the default config on a fresh SQLite database.
     pub async fn start() -> TestServer {

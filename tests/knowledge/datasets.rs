@@ -275,14 +275,10 @@ async fn datasets_crud_gate_pagination_and_workspaces() {
         .await;
     assert_eq!(status, 400);
 
-    let res = server
-        .client
-        .delete(server.url(&format!("/v1/datasets/{id}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    let (status, _) = server
+        .call(&key, "DELETE", &format!("/v1/datasets/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
     let (status, _) = server
         .call(&key, "GET", &format!("/v1/datasets/{id}"), None)
         .await;

@@ -180,16 +180,15 @@ async fn documents_are_indexed_chunked_and_managed() {
         (page["total"].as_i64(), page["has_more"].as_bool()),
         (Some(1), Some(true))
     );
-    let res = server
-        .client
-        .delete(server.url(&format!(
-            "/v1/datasets/{ds}/documents/{doc}/segments/{seg_id}"
-        )))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    let (status, _) = server
+        .call(
+            &key,
+            "DELETE",
+            &format!("/v1/datasets/{ds}/documents/{doc}/segments/{seg_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
 
     // Documents: list, detail by metadata mode, disable/enable, archive blocks delete.
     let (_, list) = server
@@ -320,14 +319,15 @@ async fn documents_are_indexed_chunked_and_managed() {
         .await
         .unwrap();
     assert_eq!(file, text);
-    let res = server
-        .client
-        .delete(server.url(&format!("/v1/datasets/{ds}/documents/{doc}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    let (status, _) = server
+        .call(
+            &key,
+            "DELETE",
+            &format!("/v1/datasets/{ds}/documents/{doc}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
     let (status, body) = server
         .call(
             &key,

@@ -62,14 +62,10 @@ async fn updates_child_chunks_tags_and_zips() {
         .call(&key, "POST", &base, Some(json!({"content": " "})))
         .await;
     assert_eq!(status, 400);
-    let res = server
-        .client
-        .delete(server.url(&format!("{base}/{child}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    let (status, _) = server
+        .call(&key, "DELETE", &format!("{base}/{child}"), None)
+        .await;
+    assert_eq!(status, 204);
     let (status, body) = server
         .call(
             &key,
@@ -278,14 +274,15 @@ async fn updates_child_chunks_tags_and_zips() {
         .await;
     assert_eq!(detail["doc_metadata"][0]["name"], "published");
     assert_eq!(detail["doc_metadata"][0]["value"], 2024);
-    let res = server
-        .client
-        .delete(server.url(&format!("/v1/datasets/{ds}/metadata/{fid}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    let (status, _) = server
+        .call(
+            &key,
+            "DELETE",
+            &format!("/v1/datasets/{ds}/metadata/{fid}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
     let (_, detail) = server
         .call(
             &key,

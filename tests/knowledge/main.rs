@@ -25,18 +25,14 @@ const EMBEDDING: &str = "text-embedding-3-small";
 const RERANK: &str = "rerank-1";
 
 fn options(upstream: &FakeUpstream, postgres: bool) -> Options {
-    let base = with_upstream(upstream);
-    Options {
-        config: Box::new(move |c| {
-            (base.config)(c);
-            let p = c.services.providers.get_mut("openai").unwrap();
-            p.embedding_models = vec![EMBEDDING.into()];
-            p.rerank_models = vec![RERANK.into()];
-            p.llm_models = vec!["gpt-4o-mini".into()];
-        }),
-        postgres,
-        ..Options::default()
-    }
+    let mut opts = with_upstream(upstream).also(|c| {
+        let p = c.services.providers.get_mut("openai").unwrap();
+        p.embedding_models = vec![EMBEDDING.into()];
+        p.rerank_models = vec![RERANK.into()];
+        p.llm_models = vec!["gpt-4o-mini".into()];
+    });
+    opts.postgres = postgres;
+    opts
 }
 
 async fn start(upstream: &FakeUpstream) -> TestServer {

@@ -27,16 +27,11 @@ async fn start(
     upstream: &FakeUpstream,
     adjust: impl FnOnce(&mut weir::Config) + 'static,
 ) -> TestServer {
-    let base = with_upstream(upstream);
-    TestServer::start_with(Options {
-        config: Box::new(move |c| {
-            (base.config)(c);
-            c.services.limits.openapi_rate_limit_per_token = "100000/m".into();
-            adjust(c);
-        }),
-        ..Options::default()
-    })
-    .await
+    let opts = with_upstream(upstream).also(move |c| {
+        c.services.limits.openapi_rate_limit_per_token = "100000/m".into();
+        adjust(c);
+    });
+    TestServer::start_with(opts).await
 }
 
 async fn workspace(server: &TestServer) -> String {

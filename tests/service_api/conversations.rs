@@ -368,14 +368,10 @@ async fn feedback_rename_delete_and_suggestions() {
     assert_eq!(del("bob").await.unwrap().status(), 404);
     assert_eq!(del("ana").await.unwrap().status(), 204);
     assert_eq!(del("ana").await.unwrap().status(), 404);
-    let res = server
-        .client
-        .delete(server.url(&format!("/v1/conversations/{conv}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 415);
+    let (status, _) = server
+        .call(&key, "DELETE", &format!("/v1/conversations/{conv}"), None)
+        .await;
+    assert_eq!(status, 415);
 }
 
 #[tokio::test]

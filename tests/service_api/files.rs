@@ -3,12 +3,7 @@ use super::*;
 #[tokio::test]
 async fn files_upload_preview_and_vision() {
     let upstream = common::upstream::FakeUpstream::start().await;
-    let mut opts = with_upstream(&upstream);
-    let base = opts.config;
-    opts.config = Box::new(move |c| {
-        base(c);
-        c.services.limits.upload_image_bytes = 1024;
-    });
+    let opts = with_upstream(&upstream).also(|c| c.services.limits.upload_image_bytes = 1024);
     let server = TestServer::start_with(opts).await;
     let vision = common::example("01-chat-simple.yml").replace(
         "      enabled: false\n      number_limits: 3",
@@ -186,12 +181,7 @@ async fn files_upload_preview_and_vision() {
 #[tokio::test]
 async fn idle_streams_get_pings() {
     let upstream = common::upstream::FakeUpstream::start().await;
-    let mut opts = with_upstream(&upstream);
-    let base = opts.config;
-    opts.config = Box::new(move |c| {
-        base(c);
-        c.services.limits.ping_interval_s = 1;
-    });
+    let opts = with_upstream(&upstream).also(|c| c.services.limits.ping_interval_s = 1);
     let server = TestServer::start_with(opts).await;
     let (_, key) = server.app_with_key("01-chat-simple.yml").await;
     upstream.push(Script::Slow(

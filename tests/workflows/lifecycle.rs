@@ -62,12 +62,7 @@ async fn stop_mid_run_ends_the_stream_as_stopped() {
 #[tokio::test]
 async fn code_nodes_fail_cleanly_and_the_server_is_unharmed() {
     let upstream = FakeUpstream::start().await;
-    let mut opts = with_upstream(&upstream);
-    let base = opts.config;
-    opts.config = Box::new(move |c| {
-        base(c);
-        c.services.code.timeout_s = 2;
-    });
+    let opts = with_upstream(&upstream).also(|c| c.services.code.timeout_s = 2);
     let server = TestServer::start_with(opts).await;
     for (code, lang, reason) in [
         ("def main():\n    while True:\n        pass\n", "python3", "timed out"),

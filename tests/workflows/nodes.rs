@@ -194,12 +194,7 @@ async fn http_request_reaches_loopback_only_when_allowed() {
     assert!(req.contains("{\"city\":\"New York\",\"days\":1}"));
     // Refused by default.
     let upstream = FakeUpstream::start().await;
-    let mut opts = with_upstream(&upstream);
-    let base = opts.config;
-    opts.config = Box::new(move |c| {
-        base(c);
-        c.services.network.allow_private = false;
-    });
+    let opts = with_upstream(&upstream).also(|c| c.services.network.allow_private = false);
     let guarded = TestServer::start_with(opts).await;
     let key = guarded.app_key(&guarded.import(&dsl).await).await;
     let before = seen.lock().unwrap().len();

@@ -133,6 +133,18 @@ pub struct NodeCx<'a> {
 }
 
 impl NodeCx<'_> {
+    /// The client of the node's model, or the provider's error text.
+    pub fn model(
+        &self,
+        spec: &weir_core::model::ModelSpec,
+    ) -> Result<Arc<dyn weir_core::model::ModelClient>, String> {
+        self.run
+            .env
+            .models
+            .get(&spec.provider, &spec.name)
+            .map_err(|e| e.to_string())
+    }
+
     /// Streams a chunk of this node's `text` (LLM) to the response nodes that reference it.
     pub async fn stream(&self, var: &str, chunk: &str) {
         if self.scope.is_top() {

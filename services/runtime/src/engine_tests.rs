@@ -16,13 +16,11 @@ use crate::store::scratch::ScratchDb;
 use crate::tasks::StopFlag;
 use crate::Runtime;
 
-type AppState = Arc<Runtime>;
-
 fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     e.to_string()
 }
 
-async fn state() -> (AppState, ScratchDb) {
+async fn state() -> (Arc<Runtime>, ScratchDb) {
     let db = ScratchDb::sqlite().await;
     let mut settings = Settings {
         data_dir: std::env::temp_dir()

@@ -215,30 +215,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::scratch_stores;
-    use crate::NewApp;
+    use crate::testing::{scratch_stores, test_app};
 
     #[tokio::test]
     async fn keys_and_tokens_on_every_backend() {
         for db in scratch_stores().await {
             let store = &db.store;
-            let ws = store.default_workspace_id().await.unwrap();
-            let app = store
-                .insert_app(&NewApp {
-                    workspace_id: ws.clone(),
-                    name: "a".into(),
-                    mode: "chat".into(),
-                    description: String::new(),
-                    icon: String::new(),
-                    icon_type: "emoji".into(),
-                    icon_background: "#FFFFFF".into(),
-                    use_icon_as_answer_icon: false,
-                    dsl_version: "0.6.0".into(),
-                    dsl: "{}".into(),
-                    workflow: None,
-                })
-                .await
-                .unwrap();
+            let (ws, app) = test_app(store, "chat").await;
             store
                 .insert_key(KeyKind::App, &ws, Some(&app), "h1", "app-ab…")
                 .await

@@ -354,6 +354,24 @@ impl Store {
         )
     }
 
+    /// The statement that deletes a chunk (its child chunks go with it).
+    pub fn delete_segment_stmt(id: &str) -> Stmt {
+        Stmt::new("DELETE FROM segments WHERE id = $1", crate::vals![id])
+    }
+
+    /// The statement that deletes a child chunk.
+    pub fn delete_child_stmt(id: &str) -> Stmt {
+        Stmt::new("DELETE FROM child_chunks WHERE id = $1", crate::vals![id])
+    }
+
+    /// The statement that deletes every child chunk of a chunk.
+    pub fn delete_children_stmt(segment_id: &str) -> Stmt {
+        Stmt::new(
+            "DELETE FROM child_chunks WHERE segment_id = $1",
+            crate::vals![segment_id],
+        )
+    }
+
     /// Deletes a document with its chunks.
     pub async fn delete_document(&self, id: &str) -> Result<()> {
         self.apply(vec![Stmt::new(

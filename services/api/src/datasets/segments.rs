@@ -1,6 +1,8 @@
 //! Chunks (segments) of a document and the child chunks of hierarchical documents: create,
 //! list, detail, update, delete. New and changed chunks are embedded and indexed at once.
 
+use std::future::Future;
+
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 use weir_layers::{body, Body, BoxError};
@@ -80,13 +82,40 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     ]
 }
 
-async fn segment(state: &AppState, doc: &DocumentRow, id: String) -> Result<SegmentRow, BoxError> {
-    let id = id.to_lowercase();
-    Ok(state
-        .store()
-        .segment(&doc.id, &id)
-        .await?
-        .ok_or_else(|| KnowledgeError::not_found(messages::SEGMENT_NOT_FOUND))?)
+/// The gate and the path's document. The future does not borrow the request.
+fn document_in_path(
+    state: &AppState,
+    req: &Request<Body>,
+) -> impl Future<Output = Result<(DatasetCall, DocumentRow), BoxError>> + Send + 'static {
+    let gate = dataset_gate(state, req);
+    let (state, document_id) = (state.clone(), path_param(req, "document_id"));
+    async move {
+        let call = gate.await?;
+        let doc = call
+            .document(&state, &document_id, messages::DOCUMENT_NOT_FOUND)
+            .await?;
+        Ok((call, doc))
+    }
+}
+
+/// The gate, the path's document and the path's chunk of it. The future does not borrow
+/// the request.
+fn segment_in_path(
+    state: &AppState,
+    req: &Request<Body>,
+) -> impl Future<Output = Result<(DatasetCall, DocumentRow, SegmentRow), BoxError>> + Send + 'static
+{
+    let document = document_in_path(state, req);
+    let (state, segment_id) = (state.clone(), path_param(req, "segment_id").to_lowercase());
+    async move {
+        let (call, doc) = document.await?;
+        let seg = state
+            .store()
+            .segment(&doc.id, &segment_id)
+            .await?
+            .ok_or_else(|| KnowledgeError::not_found(messages::SEGMENT_NOT_FOUND))?;
+        Ok((call, doc, seg))
+    }
 }
 
 fn high_quality(call: &DatasetCall) -> bool {
@@ -99,14 +128,7 @@ fn schema_error(text: &str) -> http::Response<Body> {
 }
 
 async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
+    let (call, doc) = document_in_path(&state, &req).await?;
     let body = json_object(req).await?;
     if doc.indexing_status != status::COMPLETED {
         return Err(KnowledgeError::not_found(messages::DOCUMENT_NOT_COMPLETED).into());
@@ -215,14 +237,7 @@ async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
 }
 
 async fn list(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
+    let (_, doc) = document_in_path(&state, &req).await?;
     let q = query_pairs(&req);
     let (page, limit, take) = page_limit(&q, 0)?;
     let statuses: Vec<String> = q
@@ -272,15 +287,7 @@ async fn children_of(
 }
 
 async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
-    let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
+    let (_, doc, seg) = segment_in_path(&state, &req).await?;
     let children = children_of(&state, &doc, std::slice::from_ref(&seg)).await?;
     Ok(ok(
         &json!({"data": segment_json(&doc, &seg, &children), "doc_form": doc.doc_form}),
@@ -288,15 +295,7 @@ async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {
 }
 
 async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
-    let mut seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
+    let (call, doc, mut seg) = segment_in_path(&state, &req).await?;
     let body = json_object(req).await?;
     let Some(patch) = body.get("segment").and_then(Value::as_object).cloned() else {
         return Err(KnowledgeError::invalid("segment is required").into());
@@ -388,10 +387,7 @@ async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
             None => None,
         };
         if let Some(sub) = sub {
-            stmts.push(crate::store::Stmt::new(
-                "DELETE FROM child_chunks WHERE segment_id = $1",
-                weir_store::vals![&seg.id],
-            ));
+            stmts.push(Store::delete_children_stmt(&seg.id));
             let texts = split::split(&seg.content, &sub);
             let vectors = if hq && !texts.is_empty() {
                 Some(embed(state.knowledge(), &call.dataset, &texts).await?.0)
@@ -424,25 +420,14 @@ async fn update(state: AppState, req: Request<Body>) -> HandlerResult {
 }
 
 async fn delete(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let mut doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
-    let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
+    let (call, mut doc, seg) = segment_in_path(&state, &req).await?;
     doc.word_count = (doc.word_count - seg.word_count).max(0);
     doc.tokens = (doc.tokens - seg.tokens).max(0);
     doc.updated_at = now();
     state
         .store()
         .apply(vec![
-            crate::store::Stmt::new(
-                "DELETE FROM segments WHERE id = $1",
-                weir_store::vals![&seg.id],
-            ),
+            Store::delete_segment_stmt(&seg.id),
             Store::save_document_stmt(&doc),
         ])
         .await?;
@@ -473,15 +458,7 @@ fn child_content(body: &Map<String, Value>) -> Result<String, KnowledgeError> {
 }
 
 async fn create_child(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
-    let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
+    let (call, _, seg) = segment_in_path(&state, &req).await?;
     let content = child_content(&json_object(req).await?)?;
     let store = state.store();
     let position = store.child_chunks_page(&seg.id, None, 1, 1).await?.1 + 1;
@@ -495,15 +472,7 @@ async fn create_child(state: AppState, req: Request<Body>) -> HandlerResult {
 }
 
 async fn list_children(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
-    let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
+    let (_, _, seg) = segment_in_path(&state, &req).await?;
     let q = query_pairs(&req);
     let (page, _, take) = page_limit(&q, 1)?;
     let keyword = query_param(&q, "keyword").filter(|k| !k.is_empty());
@@ -528,15 +497,7 @@ async fn child(state: &AppState, seg: &SegmentRow, id: String) -> Result<ChildCh
 }
 
 async fn update_child(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
-    let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
+    let (call, _, seg) = segment_in_path(&state, &req).await?;
     let mut c = child(&state, &seg, path_param(&req, "child_chunk_id")).await?;
     c.content = child_content(&json_object(req).await?)?;
     c.word_count = word_count(&c.content);
@@ -546,10 +507,7 @@ async fn update_child(state: AppState, req: Request<Body>) -> HandlerResult {
     state
         .store()
         .apply(vec![
-            crate::store::Stmt::new(
-                "DELETE FROM child_chunks WHERE id = $1",
-                weir_store::vals![&c.id],
-            ),
+            Store::delete_child_stmt(&c.id),
             Store::insert_child_stmt(&c, embedding.as_deref()),
         ])
         .await?;
@@ -558,22 +516,11 @@ async fn update_child(state: AppState, req: Request<Body>) -> HandlerResult {
 }
 
 async fn delete_child(state: AppState, req: Request<Body>) -> HandlerResult {
-    let call = dataset_gate(&state, &req).await?;
-    let doc = call
-        .document(
-            &state,
-            &path_param(&req, "document_id"),
-            messages::DOCUMENT_NOT_FOUND,
-        )
-        .await?;
-    let seg = segment(&state, &doc, path_param(&req, "segment_id")).await?;
+    let (call, _, seg) = segment_in_path(&state, &req).await?;
     let c = child(&state, &seg, path_param(&req, "child_chunk_id")).await?;
     state
         .store()
-        .apply(vec![crate::store::Stmt::new(
-            "DELETE FROM child_chunks WHERE id = $1",
-            weir_store::vals![&c.id],
-        )])
+        .apply(vec![Store::delete_child_stmt(&c.id)])
         .await?;
     state.knowledge().indexes.invalidate(&call.dataset.id).await;
     Ok(no_content())

@@ -213,12 +213,7 @@ impl Node for Llm {
     fn run<'a>(&'a self, cx: &'a NodeCx<'a>) -> BoxFuture<'a, Result<NodeOutput, NodeError>> {
         Box::pin(async move {
             let fail = |e: String| NodeError::new(LLM_ERROR, e).with_inputs(json!({}));
-            let client = cx
-                .run
-                .env
-                .models
-                .get(&self.model.provider, &self.model.name)
-                .map_err(|e| fail(e.to_string()))?;
+            let client = cx.model(&self.model).map_err(fail)?;
             let context = self
                 .context
                 .as_ref()

@@ -151,12 +151,7 @@ impl Node for Extractor {
                 .unwrap_or_default();
             let inputs = json!({"query": query});
             let fail = |m: String| NodeError::new(EXTRACTOR_ERROR, m).with_inputs(inputs.clone());
-            let client = cx
-                .run
-                .env
-                .models
-                .get(&self.model.provider, &self.model.name)
-                .map_err(|e| fail(e.to_string()))?;
+            let client = cx.model(&self.model).map_err(fail)?;
             let instruction = self.instruction.render(cx.pool);
             let schema = self.schema();
             let system = if self.function_call {

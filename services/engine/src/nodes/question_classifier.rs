@@ -89,12 +89,7 @@ impl Node for Classifier {
                 .unwrap_or_default();
             let inputs = json!({"query": query});
             let fail = |m: String| NodeError::new(CLASSIFIER_ERROR, m).with_inputs(inputs.clone());
-            let client = cx
-                .run
-                .env
-                .models
-                .get(&self.model.provider, &self.model.name)
-                .map_err(|e| fail(e.to_string()))?;
+            let client = cx.model(&self.model).map_err(fail)?;
             let categories: Vec<Value> = self
                 .classes
                 .iter()
