@@ -92,11 +92,12 @@ pub struct Root {
     router: Arc<Router>,
     stack: HttpService,
     peer: Option<SocketAddr>,
+    env: http::HeaderValue,
 }
 
 impl Root {
-    /// A root over a route table and a layer stack.
-    fn new(router: Arc<Router>, stack: &Stack) -> Root {
+    /// A root over a route table and a layer stack; `env` is sent as `X-Env`.
+    fn new(router: Arc<Router>, stack: &Stack, env: &str) -> Root {
         let dispatch = BoxCloneSyncService::new(Dispatch {
             router: router.clone(),
         });
@@ -104,6 +105,8 @@ impl Root {
             router,
             stack: stack.wrap(dispatch),
             peer: None,
+            env: http::HeaderValue::from_str(env)
+                .unwrap_or(http::HeaderValue::from_static("PRODUCTION")),
         }
     }
 
@@ -145,12 +148,20 @@ impl Service<Request<Incoming>> for Root {
             }
         }
         let fut = tower::ServiceExt::oneshot(self.stack.clone(), req);
+        let env = self.env.clone();
         // Whatever the operator dropped from the stack, an error never reaches hyper.
         Box::pin(futures_util::FutureExt::map(fut, move |out| {
             let mut res = out.unwrap_or_else(|err| last_resort(err, surface));
             if surface == Surface::OpenApi {
                 forbid_framing(res.headers_mut());
             }
+            // Every Dify response says which version and deployment answered.
+            let headers = res.headers_mut();
+            headers.insert(
+                "x-version",
+                http::HeaderValue::from_static(weir_api::DIFY_VERSION),
+            );
+            headers.insert("x-env", env);
             Ok(res)
         }))
     }
@@ -255,7 +266,7 @@ impl Server {
             }),
         };
         let router = Arc::new(Router::new(self.routes)?);
-        let root = Root::new(router, &self.stack);
+        let root = Root::new(router, &self.stack, &self.config.services.deploy_env);
         Ok(Bound {
             listener,
             root,

@@ -137,7 +137,7 @@ impl Builtins {
             metrics: MetricsLayer::new(state.metrics().clone()),
             catch_panic: CatchPanicLayer::new(),
             errors: ErrorMapLayer::new(weir_api::error::translate),
-            cors: weir_layers::cors::layer(),
+            cors: weir_layers::cors::CorsLayer::new(&config.services.browser_origins()),
             version_gate: VersionGateLayer::new(
                 gate::PREFIX,
                 gate::CLIENT,

@@ -304,8 +304,14 @@ impl HttpError {
     }
 
     fn body(&self, surface: Surface, in_stream: bool) -> ErrorBody<'_> {
+        let generic = self.code == codes::INTERNAL_SERVER_ERROR && self.message.is_empty();
         ErrorBody {
-            code: &self.code,
+            // The console answers an unhandled failure as `unknown` (flask-restx's default).
+            code: if generic && surface.is_browser() {
+                codes::UNKNOWN
+            } else {
+                &self.code
+            },
             message: self.message_for(surface, in_stream),
             status: self.status.as_u16(),
             params: self.extra.as_ref().and_then(|e| e.params.as_deref()),

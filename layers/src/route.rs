@@ -16,6 +16,14 @@ pub enum AuthKind {
     DatasetKey,
     /// An `/openapi/v1` bearer token; the route needs this scope (or `full`), if any.
     Bearer(Option<&'static str>),
+    /// A console session: the access token from its cookie (else `Authorization: Bearer`);
+    /// `csrf`: whether the CSRF double submit is checked.
+    Console {
+        /// Check the CSRF double submit.
+        csrf: bool,
+    },
+    /// A web-app passport (`X-App-Passport`).
+    Passport,
 }
 
 /// Static facts about a route, declared where the route is defined.

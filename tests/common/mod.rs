@@ -2,6 +2,7 @@
 //! the `weir` binary for CLI tests, and SSE parsing.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod sse;
 pub mod upstream;
 
@@ -257,6 +258,26 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Stops and starts the server again on the same database, data directory and config
+    /// (a process restart); the address changes.
+    pub async fn restart(&mut self) {
+        self.halt().await;
+        let store = weir_api::store::Store::open(&self.db.url)
+            .await
+            .expect("reopen the store");
+        let bound = Server::with_store(self.config.clone(), store)
+            .expect("server")
+            .bind()
+            .await
+            .expect("bind");
+        self.addr = bound.local_addr();
+        let (tx, rx) = oneshot::channel();
+        self.task = Some(tokio::spawn(bound.serve(async {
+            let _ = rx.await;
+        })));
+        self.shutdown = Some(tx);
+    }
+
     /// Stops serving (as a killed process would) but keeps the database for a restart.
     pub async fn halt(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -376,6 +397,11 @@ impl LogCapture {
             lines,
             _guard: tracing::subscriber::set_default(subscriber),
         }
+    }
+
+    /// Everything logged so far.
+    pub fn all(&self) -> Vec<u8> {
+        self.lines.lock().unwrap().clone()
     }
 
     /// What was logged at ERROR.

@@ -32,6 +32,92 @@ pub mod messages {
     pub const BEARER_REQUIRED: &str = "bearer required";
     /// `/openapi/v1`: the token lacks the route's scope (403).
     pub const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
+    /// Console: no session token, or not a session token.
+    pub const SESSION_INVALID: &str = "Invalid Authorization token.";
+    /// Console: the CSRF double submit failed.
+    pub const CSRF_INVALID: &str = "CSRF token is missing or invalid.";
+    /// Web app: no passport.
+    pub const PASSPORT_MISSING: &str = "App token is missing.";
+}
+
+/// Names of the console's cookies and headers.
+pub mod cookies {
+    /// The session's access token (HttpOnly).
+    pub const ACCESS_TOKEN: &str = "access_token";
+    /// The refresh token (HttpOnly).
+    pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// The CSRF token (readable by the page, echoed in [`CSRF_HEADER`]).
+    pub const CSRF_TOKEN: &str = "csrf_token";
+    /// The header that echoes the CSRF cookie.
+    pub const CSRF_HEADER: &str = "x-csrf-token";
+    /// The header of a web-app passport.
+    pub const PASSPORT_HEADER: &str = "x-app-passport";
+}
+
+/// The value of cookie `name` in a request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// The credential a request presents, read by the rules of its route's [`AuthKind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// A key or token from `Authorization: Bearer`.
+    Bearer(&'a str),
+    /// A console session's access token; `csrf` is the CSRF token to check against the
+    /// session (already equal to its cookie), when the route checks CSRF.
+    Session {
+        /// The access token.
+        access: &'a str,
+        /// The CSRF token to verify.
+        csrf: Option<&'a str>,
+    },
+    /// A web-app passport.
+    Passport(&'a str),
+}
+
+/// Reads the credential of a request for a route of kind `kind`.
+pub fn presented(headers: &http::HeaderMap, kind: AuthKind) -> Result<Presented<'_>, HttpError> {
+    match kind {
+        AuthKind::Console { csrf } => {
+            let invalid = || HttpError::unauthorized(messages::SESSION_INVALID);
+            if let Some(access) = cookie(headers, cookies::ACCESS_TOKEN).filter(|t| !t.is_empty()) {
+                let csrf = if csrf {
+                    let header = headers
+                        .get(cookies::CSRF_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|v| !v.is_empty());
+                    let cookie = cookie(headers, cookies::CSRF_TOKEN);
+                    match (header, cookie) {
+                        (Some(h), Some(c)) if h == c => Some(h),
+                        _ => return Err(HttpError::unauthorized(messages::CSRF_INVALID)),
+                    }
+                } else {
+                    None
+                };
+                return Ok(Presented::Session { access, csrf });
+            }
+            // A script without cookies carries no ambient credential: no CSRF to check.
+            let access = bearer_token(headers.get(http::header::AUTHORIZATION), kind)
+                .map_err(|_| invalid())?;
+            Ok(Presented::Session { access, csrf: None })
+        }
+        AuthKind::Passport => headers
+            .get(cookies::PASSPORT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(Presented::Passport)
+            .ok_or_else(|| HttpError::unauthorized(messages::PASSPORT_MISSING)),
+        _ => bearer_token(headers.get(http::header::AUTHORIZATION), kind).map(Presented::Bearer),
+    }
 }
 
 /// The scope that passes every scope check.
@@ -58,6 +144,10 @@ pub enum Credential {
     DatasetKey,
     /// An `/openapi/v1` bearer token.
     BearerToken,
+    /// A console session.
+    Session,
+    /// A web-app passport.
+    Passport,
 }
 
 /// Who is calling, in request extensions after [`Auth`] ran.
@@ -73,16 +163,20 @@ pub struct AuthContext {
     pub app_id: Option<Arc<str>>,
     /// The scopes of a bearer token (empty for keys).
     pub scopes: Arc<[String]>,
+    /// Who: the account of a session, the end user of a passport.
+    pub subject: Option<Arc<str>>,
+    /// The account's role in the workspace (sessions).
+    pub role: Option<Arc<str>>,
 }
 
 /// Resolves a presented token for a route. Implemented by the domain (database-backed, with
 /// a cache); errors are typed [`HttpError`]s or domain errors for the error layer.
 pub trait Authenticate: Send + Sync + 'static {
-    /// Who `token` is, for `route`.
+    /// Who presents `credential`, for `route`.
     fn authenticate<'a>(
         &'a self,
         route: &'a MatchedRoute,
-        token: &'a str,
+        credential: Presented<'a>,
     ) -> BoxFuture<'a, Result<AuthContext, BoxError>>;
 }
 
@@ -137,16 +231,18 @@ mod tests {
         fn authenticate<'a>(
             &'a self,
             _route: &'a MatchedRoute,
-            token: &'a str,
+            credential: Presented<'a>,
         ) -> BoxFuture<'a, Result<AuthContext, BoxError>> {
             Box::pin(async move {
-                if token == "app-good" {
+                if credential == Presented::Bearer("app-good") {
                     Ok(AuthContext {
                         credential: Credential::AppKey,
                         key_id: "k1".into(),
                         workspace_id: "w".into(),
                         app_id: Some("a".into()),
                         scopes: Arc::new([]),
+                        subject: None,
+                        role: None,
                     })
                 } else {
                     Err(HttpError::unauthorized(messages::INVALID_TOKEN).into())
@@ -203,6 +299,69 @@ mod tests {
     }
 
     #[test]
+    fn console_sessions_read_the_cookie_and_check_the_double_submit() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, HeaderValue::from_static(v));
+            }
+            h
+        };
+        let csrf = AuthKind::Console { csrf: true };
+        let cookies = "access_token=acc; csrf_token=tok";
+        let ok = headers(&[("cookie", cookies), ("x-csrf-token", "tok")]);
+        assert_eq!(
+            presented(&ok, csrf).unwrap(),
+            Presented::Session {
+                access: "acc",
+                csrf: Some("tok")
+            }
+        );
+        for bad in [
+            headers(&[("cookie", cookies)]),
+            headers(&[("cookie", cookies), ("x-csrf-token", "other")]),
+            headers(&[("cookie", "access_token=acc"), ("x-csrf-token", "tok")]),
+            headers(&[("cookie", cookies), ("x-csrf-token", "")]),
+        ] {
+            assert_eq!(
+                presented(&bad, csrf).unwrap_err().message(),
+                messages::CSRF_INVALID
+            );
+        }
+        // Routes without the check, and scripts that send the token as a bearer.
+        let no_header = headers(&[("cookie", "a=1; access_token=acc")]);
+        assert_eq!(
+            presented(&no_header, AuthKind::Console { csrf: false }).unwrap(),
+            Presented::Session {
+                access: "acc",
+                csrf: None
+            }
+        );
+        let script = headers(&[("authorization", "Bearer acc")]);
+        assert_eq!(
+            presented(&script, csrf).unwrap(),
+            Presented::Session {
+                access: "acc",
+                csrf: None
+            }
+        );
+        let none = headers(&[]);
+        assert_eq!(
+            presented(&none, csrf).unwrap_err().message(),
+            messages::SESSION_INVALID
+        );
+        assert_eq!(
+            presented(&none, AuthKind::Passport).unwrap_err().message(),
+            messages::PASSPORT_MISSING
+        );
+        let passport = headers(&[("x-app-passport", "p1")]);
+        assert_eq!(
+            presented(&passport, AuthKind::Passport).unwrap(),
+            Presented::Passport("p1")
+        );
+    }
+
+    #[test]
     fn scopes_pass_with_full_or_their_own() {
         let ctx = |scopes: &[&str]| AuthContext {
             credential: Credential::BearerToken,
@@ -210,6 +369,8 @@ mod tests {
             workspace_id: "w".into(),
             app_id: None,
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            subject: None,
+            role: None,
         };
         assert!(require_scope(&ctx(&["full"]), Some("apps:run")).is_ok());
         assert!(require_scope(&ctx(&["apps:run"]), Some("apps:run")).is_ok());

@@ -1,10 +1,10 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{header, Request};
+use http::Request;
 use tower::Service;
 
-use super::{bearer_token, Authenticate, FailureThrottle};
+use super::{presented, Authenticate, FailureThrottle};
 use crate::{AuthKind, BoxError, BoxFuture, ClientAddr, HttpError, MatchedRoute};
 
 /// The service of [`super::AuthLayer`].
@@ -47,12 +47,12 @@ where
         let throttle = self.throttle.clone();
         let client = req.extensions().get::<ClientAddr>().map(|c| c.0.ip());
         Box::pin(async move {
-            let token = bearer_token(req.headers().get(header::AUTHORIZATION), route.meta.auth)?;
+            let credential = presented(req.headers(), route.meta.auth)?;
             let throttled = throttle.as_deref().zip(client);
             if let Some((t, ip)) = throttled {
                 t.check(ip)?;
             }
-            let ctx = match authenticator.authenticate(&route, token).await {
+            let ctx = match authenticator.authenticate(&route, credential).await {
                 Ok(ctx) => ctx,
                 Err(e) => {
                     let refused = e

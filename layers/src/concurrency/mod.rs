@@ -42,7 +42,7 @@ pub trait SlotStore: Send + Sync + 'static {
 /// Dify's 429 for an app at its cap (`/openapi/v1` drops the text for the reason phrase).
 pub fn over_cap(app_id: &str, max: u32, surface: crate::Surface) -> HttpError {
     let message = match surface {
-        crate::Surface::ServiceApi => format!(
+        crate::Surface::ServiceApi | crate::Surface::Console | crate::Surface::WebApp => format!(
             "Too many requests. Please try again later. The current maximum concurrent requests allowed for {app_id} is {max}."
         ),
         crate::Surface::OpenApi => "Too Many Requests".to_owned(),

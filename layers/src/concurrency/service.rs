@@ -109,6 +109,8 @@ mod tests {
                 workspace_id: "w".into(),
                 app_id: Some("app-1".into()),
                 scopes: Arc::new([]),
+                subject: None,
+                role: None,
             });
             r
         };

@@ -86,6 +86,8 @@ mod tests {
                 workspace_id: "w".into(),
                 app_id: None,
                 scopes: Arc::new([]),
+                subject: None,
+                role: None,
             });
             r
         };

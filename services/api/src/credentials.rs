@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 
 use rand::distributions::{Alphanumeric, DistString};
 use rand::Rng;
-use weir_layers::auth::{messages as auth_messages, AuthContext, Authenticate, Credential};
+use weir_layers::auth::{
+    messages as auth_messages, AuthContext, Authenticate, Credential, Presented,
+};
 use weir_layers::rate_limit::{MemoryRateCounter, Rate, RateCounter};
 use weir_layers::{AuthKind, BoxError, BoxFuture, HttpError, MatchedRoute};
 
+use crate::runtime::accounts::TokenSigner;
 use crate::store::{KeyKind, KeyRow, Store, TokenRow};
 use crate::util::sha256_hex;
 
@@ -190,6 +193,7 @@ enum Cached {
 /// the per-token rate limit of `/openapi/v1` (counted before the lookup).
 pub struct Authenticator {
     store: Store,
+    tokens: TokenSigner,
     cache: RwLock<HashMap<String, (Cached, Instant)>>,
     ttl: Duration,
     token_rate: Rate,
@@ -197,15 +201,27 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator over `store` (`token_rate`: per-token limit, `0/m` = off).
-    pub fn new(store: Store, token_rate: Rate) -> Arc<Self> {
+    /// An authenticator over `store` (`token_rate`: per-token limit, `0/m` = off) that
+    /// checks console sessions and passports with `tokens`.
+    pub fn new(store: Store, tokens: TokenSigner, token_rate: Rate) -> Arc<Self> {
         Arc::new(Authenticator {
             store,
+            tokens,
             cache: RwLock::new(HashMap::new()),
             ttl: AUTH_CACHE_TTL,
             token_rate,
             token_counter: MemoryRateCounter::new(),
         })
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The signer of session tokens and passports.
+    pub(crate) fn tokens(&self) -> &TokenSigner {
+        &self.tokens
     }
 
     fn cached(&self, hash: &str) -> Option<Cached> {
@@ -294,6 +310,8 @@ impl Authenticator {
                     workspace_id: row.workspace_id.into(),
                     app_id: row.app_id.map(Into::into),
                     scopes: Arc::new([]),
+                    subject: None,
+                    role: None,
                 })
             }
             AuthKind::DatasetKey => {
@@ -310,6 +328,8 @@ impl Authenticator {
                     workspace_id: row.workspace_id.into(),
                     app_id: None,
                     scopes: Arc::new([]),
+                    subject: None,
+                    role: None,
                 })
             }
             AuthKind::Bearer(_) => {
@@ -344,9 +364,11 @@ impl Authenticator {
                     workspace_id: row.workspace_id.into(),
                     app_id: None,
                     scopes: row.scopes.split(',').map(str::to_owned).collect(),
+                    subject: None,
+                    role: None,
                 })
             }
-            AuthKind::None => Err(invalid().into()),
+            AuthKind::None | AuthKind::Console { .. } | AuthKind::Passport => Err(invalid().into()),
         }
     }
 }
@@ -368,9 +390,13 @@ impl Authenticate for Authenticator {
     fn authenticate<'a>(
         &'a self,
         route: &'a MatchedRoute,
-        token: &'a str,
+        credential: Presented<'a>,
     ) -> BoxFuture<'a, Result<AuthContext, BoxError>> {
-        Box::pin(self.resolve(route.meta.auth, token))
+        match credential {
+            Presented::Bearer(token) => Box::pin(self.resolve(route.meta.auth, token)),
+            Presented::Session { access, csrf } => Box::pin(self.session(route, access, csrf)),
+            Presented::Passport(passport) => Box::pin(self.passport(passport)),
+        }
     }
 }
 
@@ -410,7 +436,11 @@ mod tests {
                 store.key_by_hash(&key).await.unwrap().is_none(),
                 "not stored in clear"
             );
-            let auth = Authenticator::new(store.clone(), Rate::new(0, Duration::from_secs(60)));
+            let auth = Authenticator::new(
+                store.clone(),
+                TokenSigner::new(b"test"),
+                Rate::new(0, Duration::from_secs(60)),
+            );
             let ctx = auth.resolve(AuthKind::AppKey, &key).await.unwrap();
             assert_eq!(ctx.app_id.as_deref(), Some(app.as_str()));
             // A dataset key is not an app key, and the other way round.

@@ -8,7 +8,10 @@
 use std::error::Error;
 
 use http::StatusCode;
-pub use weir_core::error::{codes, messages, ServiceError, BUSY_RETRY_AFTER_S};
+pub use weir_core::error::{
+    codes, console_codes, console_messages, messages, ConsoleError, ServiceError,
+    BUSY_RETRY_AFTER_S,
+};
 use weir_core::model::ProviderError;
 use weir_layers::error::codes as http_codes;
 use weir_layers::{HttpError, Surface};
@@ -26,8 +29,8 @@ fn service_status(e: &ServiceError, surface: Surface) -> (StatusCode, &'static s
         ConversationCompleted => (BAD, codes::CONVERSATION_COMPLETED),
         NotFound(_) | WorkflowNotFound(_) => (StatusCode::NOT_FOUND, http_codes::NOT_FOUND),
         InvalidParam(_) | WorkflowNotPublished => match surface {
-            Surface::ServiceApi => (BAD, http_codes::INVALID_PARAM),
             Surface::OpenApi => (BAD, http_codes::BAD_REQUEST),
+            _ => (BAD, http_codes::INVALID_PARAM),
         },
         BadRequest(_) | InvalidWorkflowId(_) | DraftWorkflow(_) => (BAD, http_codes::BAD_REQUEST),
         ProviderNotInitialized(_) => (BAD, codes::PROVIDER_NOT_INITIALIZE),
@@ -43,8 +46,8 @@ fn service_status(e: &ServiceError, surface: Surface) -> (StatusCode, &'static s
             codes::UNSUPPORTED_FILE_TYPE,
         ),
         FilenameNotExists => match surface {
-            Surface::ServiceApi => (BAD, codes::FILENAME_NOT_EXISTS),
             Surface::OpenApi => (BAD, codes::FILENAME_NOT_EXISTS_OPENAPI),
+            _ => (BAD, codes::FILENAME_NOT_EXISTS),
         },
         FileNotFound(_) => (StatusCode::NOT_FOUND, codes::FILE_NOT_FOUND),
         FileAccessDenied => (StatusCode::FORBIDDEN, codes::FILE_ACCESS_DENIED),
@@ -58,10 +61,54 @@ pub fn service_error(e: &ServiceError, surface: Surface) -> HttpError {
     HttpError::new(status, code, e.to_string())
 }
 
+/// Status and code of a console or web-app refusal.
+fn console_status(e: &ConsoleError) -> (StatusCode, &'static str) {
+    use ConsoleError::*;
+    match e {
+        NotSetup => (StatusCode::UNAUTHORIZED, console_codes::NOT_SETUP),
+        AlreadySetup => (StatusCode::FORBIDDEN, console_codes::ALREADY_SETUP),
+        AuthenticationFailed(_) => (
+            StatusCode::UNAUTHORIZED,
+            console_codes::AUTHENTICATION_FAILED,
+        ),
+        LoginLocked => (
+            StatusCode::TOO_MANY_REQUESTS,
+            console_codes::EMAIL_CODE_LOGIN_LIMIT,
+        ),
+        AccountBanned => (StatusCode::BAD_REQUEST, console_codes::ACCOUNT_BANNED),
+        AccountNotLinkTenant => (
+            StatusCode::FORBIDDEN,
+            console_codes::ACCOUNT_NOT_LINK_TENANT,
+        ),
+        RepeatPasswordNotMatch => (
+            StatusCode::BAD_REQUEST,
+            console_codes::REPEAT_PASSWORD_NOT_MATCH,
+        ),
+        CurrentPasswordIncorrect => (
+            StatusCode::BAD_REQUEST,
+            console_codes::CURRENT_PASSWORD_INCORRECT,
+        ),
+        AppNotFound(_) => (StatusCode::NOT_FOUND, console_codes::APP_NOT_FOUND),
+        SuggestedQuestionsDisabled(_) => (
+            StatusCode::FORBIDDEN,
+            console_codes::SUGGESTED_QUESTIONS_DISABLED,
+        ),
+        MoreLikeThisDisabled => (
+            StatusCode::FORBIDDEN,
+            console_codes::MORE_LIKE_THIS_DISABLED,
+        ),
+        NotCompletionApp => (StatusCode::BAD_REQUEST, console_codes::NOT_COMPLETION_APP),
+    }
+}
+
 /// THE translation table: the HTTP error for a domain error, `None` for anything else.
 pub fn translate(err: &(dyn Error + 'static), surface: Surface) -> Option<HttpError> {
     if let Some(e) = err.downcast_ref::<ServiceError>() {
         return Some(service_error(e, surface));
+    }
+    if let Some(e) = err.downcast_ref::<ConsoleError>() {
+        let (status, code) = console_status(e);
+        return Some(HttpError::new(status, code, e.to_string()));
     }
     if let Some(e) = err.downcast_ref::<ProviderError>() {
         let (status, code) = match e {

@@ -6,14 +6,17 @@
 //! [`AppState`]'s runtime.
 #![warn(missing_docs)]
 
+pub mod console;
 pub mod context;
 pub mod credentials;
 pub mod datasets;
 pub mod error;
 pub mod events;
 pub mod openapi;
+pub mod reply;
 pub mod request;
 pub mod service_api;
+pub mod sessions;
 pub mod state;
 pub mod system;
 
@@ -32,6 +35,9 @@ pub use weir_store as store;
 
 /// The version weir reports (`/health`, `/v1/`, `/openapi/v1/_version`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Dify version whose API weir serves: `X-Version` on every response, and what the
+/// console's update check compares.
+pub const DIFY_VERSION: &str = "1.14.0";
 
 use std::future::Future;
 
@@ -95,5 +101,6 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     routes.extend(service_api::routes(state));
     routes.extend(openapi::routes(state));
     routes.extend(datasets::routes(state));
+    routes.extend(console::routes(state));
     routes
 }

@@ -41,13 +41,13 @@ impl AppState {
                 60,
                 std::time::Duration::from_secs(60),
             ));
-        let authenticator = Authenticator::new(store.clone(), token_rate);
         let runtime = Runtime::new(
-            store,
+            store.clone(),
             settings,
             Arc::new(UpstreamLatency(metrics.clone())),
             crate::error::describe,
         );
+        let authenticator = Authenticator::new(store, runtime.tokens().clone(), token_rate);
         AppState {
             runtime,
             metrics,

@@ -191,3 +191,108 @@ impl ServiceError {
         ServiceError::InvalidParam(message.into())
     }
 }
+
+/// Codes of the console and web-app APIs (Dify's console errors).
+pub mod console_codes {
+    /// Before the first admin exists.
+    pub const NOT_SETUP: &str = "not_setup";
+    /// Setup once more.
+    pub const ALREADY_SETUP: &str = "already_setup";
+    /// Wrong e-mail or password.
+    pub const AUTHENTICATION_FAILED: &str = "authentication_failed";
+    /// Too many failed logins.
+    pub const EMAIL_CODE_LOGIN_LIMIT: &str = "email_code_login_limit";
+    /// A banned account.
+    pub const ACCOUNT_BANNED: &str = "account_banned";
+    /// A workspace the account is not in.
+    pub const ACCOUNT_NOT_LINK_TENANT: &str = "account_not_link_tenant";
+    /// New password and its repetition differ.
+    pub const REPEAT_PASSWORD_NOT_MATCH: &str = "repeat_password_not_match";
+    /// The current password is wrong.
+    pub const CURRENT_PASSWORD_INCORRECT: &str = "current_password_incorrect";
+    /// A console app that is not in the workspace (or of another mode).
+    pub const APP_NOT_FOUND: &str = "app_not_found";
+    /// Suggested questions are switched off.
+    pub const SUGGESTED_QUESTIONS_DISABLED: &str = "app_suggested_questions_after_answer_disabled";
+    /// "More like this" is switched off.
+    pub const MORE_LIKE_THIS_DISABLED: &str = "app_more_like_this_disabled";
+    /// A completion-only web-app route on another mode.
+    pub const NOT_COMPLETION_APP: &str = "not_completion_app";
+}
+
+/// Messages of the console and web-app APIs (Dify's).
+pub mod console_messages {
+    /// `not_setup`.
+    pub const NOT_SETUP: &str = "Dify has not been initialized and installed yet. Please proceed with the initialization and installation process first.";
+    /// `already_setup`.
+    pub const ALREADY_SETUP: &str = "Dify has been successfully installed. Please refresh the page or return to the dashboard homepage.";
+    /// `authentication_failed`: wrong e-mail or password.
+    pub const BAD_CREDENTIALS: &str = "Invalid email or password.";
+    /// `authentication_failed`: a password that is not base64.
+    pub const BAD_ENCODING: &str = "Invalid encrypted data";
+    /// `email_code_login_limit`.
+    pub const LOGIN_LOCKED: &str = "Too many incorrect password attempts. Please try again later.";
+    /// `account_banned`.
+    pub const ACCOUNT_BANNED: &str = "Account is banned.";
+    /// `account_not_link_tenant`.
+    pub const ACCOUNT_NOT_LINK_TENANT: &str = "Account not link tenant";
+    /// `repeat_password_not_match`.
+    pub const REPEAT_PASSWORD_NOT_MATCH: &str = "New password and repeat password does not match.";
+    /// `current_password_incorrect`.
+    pub const CURRENT_PASSWORD_INCORRECT: &str = "Current password is incorrect.";
+    /// `app_not_found`.
+    pub const APP_NOT_FOUND: &str = "App not found.";
+    /// `app_suggested_questions_after_answer_disabled` on the console.
+    pub const SUGGESTED_QUESTIONS_DISABLED: &str =
+        "Function Suggested questions after answer disabled.";
+    /// `app_suggested_questions_after_answer_disabled` in the web app.
+    pub const SUGGESTED_QUESTIONS_DISABLED_WEB: &str =
+        "The 'Suggested Questions After Answer' feature is disabled. Please refresh your page.";
+    /// `app_more_like_this_disabled`.
+    pub const MORE_LIKE_THIS_DISABLED: &str =
+        "The 'More like this' feature is disabled. Please refresh your page.";
+    /// `not_completion_app`.
+    pub const NOT_COMPLETION_APP: &str =
+        "Please check if your Completion app mode matches the right API route.";
+}
+
+/// A refusal of the console or web-app API.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// Before the first admin exists.
+    #[error("{}", console_messages::NOT_SETUP)]
+    NotSetup,
+    /// The first admin exists already.
+    #[error("{}", console_messages::ALREADY_SETUP)]
+    AlreadySetup,
+    /// Wrong e-mail or password, or a password that is not base64.
+    #[error("{0}")]
+    AuthenticationFailed(&'static str),
+    /// Too many failed logins for the e-mail.
+    #[error("{}", console_messages::LOGIN_LOCKED)]
+    LoginLocked,
+    /// A banned account.
+    #[error("{}", console_messages::ACCOUNT_BANNED)]
+    AccountBanned,
+    /// A workspace the account is not in.
+    #[error("{}", console_messages::ACCOUNT_NOT_LINK_TENANT)]
+    AccountNotLinkTenant,
+    /// New password and its repetition differ.
+    #[error("{}", console_messages::REPEAT_PASSWORD_NOT_MATCH)]
+    RepeatPasswordNotMatch,
+    /// The current password is wrong.
+    #[error("{}", console_messages::CURRENT_PASSWORD_INCORRECT)]
+    CurrentPasswordIncorrect,
+    /// An app the console cannot see (or of a mode the route does not serve).
+    #[error("{0}")]
+    AppNotFound(Cow<'static, str>),
+    /// Suggested questions are switched off.
+    #[error("{0}")]
+    SuggestedQuestionsDisabled(&'static str),
+    /// "More like this" is switched off.
+    #[error("{}", console_messages::MORE_LIKE_THIS_DISABLED)]
+    MoreLikeThisDisabled,
+    /// A completion-only web-app route on another mode.
+    #[error("{}", console_messages::NOT_COMPLETION_APP)]
+    NotCompletionApp,
+}

@@ -206,6 +206,15 @@ pub struct Settings {
     /// Bearer token that opens `/metrics` on the public address (empty: `/metrics` is
     /// served only on `metrics_bind`).
     pub metrics_token: String,
+    /// The console's own URL (`http://localhost:3000`): browsers there may call the console
+    /// and web-app APIs with cookies.
+    pub console_web_url: String,
+    /// The published web apps' base URL (`site.app_base_url`; empty: `console_web_url`).
+    pub app_web_url: String,
+    /// The Service API's base URL shown in the console (empty: the request's own host).
+    pub service_api_url: String,
+    /// The deployment label sent as `X-Env` (Dify's `DEPLOY_ENV`).
+    pub deploy_env: String,
 }
 
 impl Default for Settings {
@@ -221,11 +230,34 @@ impl Default for Settings {
             secret_key: String::new(),
             knowledge: KnowledgeSettings::default(),
             metrics_token: String::new(),
+            console_web_url: String::new(),
+            app_web_url: String::new(),
+            service_api_url: String::new(),
+            deploy_env: "PRODUCTION".into(),
         }
     }
 }
 
 impl Settings {
+    /// The web apps' base URL: `app_web_url`, else `console_web_url`, without a trailing `/`.
+    pub fn app_base_url(&self) -> &str {
+        let url = if self.app_web_url.is_empty() {
+            &self.console_web_url
+        } else {
+            &self.app_web_url
+        };
+        url.trim_end_matches('/')
+    }
+
+    /// Origins whose pages may call the console and web-app APIs with cookies.
+    pub fn browser_origins(&self) -> Vec<String> {
+        [&self.console_web_url, &self.app_web_url]
+            .into_iter()
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .collect()
+    }
+
     /// The default embedding model: (provider, model), if one is configured or a provider
     /// lists one.
     pub fn default_embedding(&self) -> Option<(String, String)> {

@@ -8,7 +8,12 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Current Unix time in seconds.
+/// A fresh web-app site code: 16 random lowercase alphanumerics.
+pub fn new_site_code() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
+}
+
+/// Unix seconds now.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }

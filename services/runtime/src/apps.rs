@@ -161,6 +161,8 @@ pub struct ImportOptions {
     pub app_id: Option<String>,
     /// Accept a DSL newer than weir's (a confirmed pending import).
     pub allow_newer: bool,
+    /// The console account importing it.
+    pub created_by: Option<String>,
 }
 
 /// An app to overwrite that cannot be.
@@ -235,6 +237,7 @@ pub async fn import_with(
         dsl_version: dsl.version.clone(),
         dsl: dsl.doc.to_string(),
         workflow,
+        created_by: opts.created_by.clone(),
     };
     let app_id = match &opts.app_id {
         Some(id) => {

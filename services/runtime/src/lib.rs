@@ -7,6 +7,7 @@
 //! api crate builds one and calls into it. It knows no HTTP.
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod agent;
 pub mod apps;
 pub mod chat;

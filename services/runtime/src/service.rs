@@ -17,6 +17,7 @@ use weir_providers::Providers;
 use weir_sandbox::CodeRunner;
 use weir_store::{EndUserRow, LocalBlobs, Store, StoreError};
 
+use crate::accounts::TokenSigner;
 use crate::apps::PendingImports;
 use crate::files::FileService;
 use crate::hub::RunHub;
@@ -47,6 +48,7 @@ pub struct Runtime {
     pending_imports: PendingImports,
     secret_key: Vec<u8>,
     secrets: Secrets,
+    tokens: TokenSigner,
     describe: Describe,
 }
 
@@ -92,6 +94,7 @@ impl Runtime {
         });
         let secret_key = crate::secrets::secret_key(&settings);
         let secrets = Secrets::new(&secret_key);
+        let tokens = TokenSigner::new(&secret_key);
         Arc::new(Runtime {
             store,
             settings,
@@ -108,6 +111,7 @@ impl Runtime {
             pending_imports: Default::default(),
             secret_key,
             secrets,
+            tokens,
             describe,
         })
     }
@@ -175,6 +179,11 @@ impl Runtime {
     /// Seals and opens secrets at rest.
     pub fn secrets(&self) -> &Secrets {
         &self.secrets
+    }
+
+    /// Signs and checks console session tokens and web-app passports.
+    pub fn tokens(&self) -> &TokenSigner {
+        &self.tokens
     }
 
     /// The text a client may see for an error.

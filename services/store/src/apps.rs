@@ -31,6 +31,8 @@ pub struct NewApp {
     pub dsl: String,
     /// The workflow, for workflow and advanced-chat apps.
     pub workflow: Option<NewWorkflow>,
+    /// The console account that made it (none for the CLI and `/openapi/v1`).
+    pub created_by: Option<String>,
 }
 
 /// A published workflow version to insert.
@@ -77,6 +79,16 @@ pub struct AppRow {
     pub dsl: String,
     /// Current published workflow.
     pub workflow_id: Option<String>,
+    /// Web app switched on.
+    pub enable_site: bool,
+    /// Concurrent generations allowed (0 = the server's limit).
+    pub max_active_requests: i64,
+    /// The console account that made it.
+    pub created_by: Option<String>,
+    /// The console account that changed it last.
+    pub updated_by: Option<String>,
+    /// Tracing settings (JSON text), as the console stored them.
+    pub tracing: Option<String>,
     /// Created, Unix seconds.
     pub created_at: i64,
     /// Updated, Unix seconds.
@@ -106,7 +118,7 @@ pub struct WorkflowRow {
 
 const APP_COLUMNS: &str = "id, workspace_id, name, mode, description, icon, icon_type, \
     icon_background, use_icon_as_answer_icon, enable_api, status, dsl_version, dsl, workflow_id, \
-    created_at, updated_at";
+    enable_site, max_active_requests, created_by, updated_by, tracing, created_at, updated_at";
 
 fn app_row(r: &AnyRow) -> sqlx::Result<AppRow> {
     Ok(AppRow {
@@ -124,6 +136,11 @@ fn app_row(r: &AnyRow) -> sqlx::Result<AppRow> {
         dsl_version: r.try_get("dsl_version")?,
         dsl: r.try_get("dsl")?,
         workflow_id: r.try_get("workflow_id")?,
+        enable_site: flag(r.try_get("enable_site")?),
+        max_active_requests: r.try_get("max_active_requests")?,
+        created_by: r.try_get("created_by")?,
+        updated_by: r.try_get("updated_by")?,
+        tracing: r.try_get("tracing")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -176,8 +193,8 @@ impl Store {
         let mut stmts = vec![Stmt::new(
             "INSERT INTO apps (id, workspace_id, name, mode, description, icon, icon_type, \
              icon_background, use_icon_as_answer_icon, enable_api, status, dsl_version, dsl, \
-             workflow_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, 'normal', $10, $11, NULL, $12, $12)",
+             workflow_id, created_by, updated_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, 'normal', $10, $11, NULL, $13, $13, $12, $12)",
             crate::vals![
                 &id,
                 &app.workspace_id,
@@ -190,9 +207,11 @@ impl Store {
                 app.use_icon_as_answer_icon,
                 &app.dsl_version,
                 &app.dsl,
-                ts
+                ts,
+                &app.created_by
             ],
         )];
+        stmts.push(Store::insert_site_stmt(&id, app, ts));
         if let Some(wf) = &app.workflow {
             stmts.extend(publish(&id, wf, ts));
         }
@@ -366,6 +385,7 @@ mod tests {
                 environment_variables: "[]".into(),
                 conversation_variables: "[]".into(),
             }),
+            created_by: None,
         }
     }
 

@@ -215,11 +215,14 @@ impl Store {
         Ok(row.as_ref().map(rule_row).transpose()?)
     }
 
-    /// The workspace's tags of a type, with binding counts.
-    pub async fn tags(&self, workspace_id: &str, kind: &str) -> Result<Vec<TagRow>> {
+    /// The workspace's tags of a type (any type when `None`), with binding counts.
+    pub async fn tags_of(&self, workspace_id: &str, kind: Option<&str>) -> Result<Vec<TagRow>> {
         let rows = sqlx::query(
-            "SELECT t.id, t.name, t.type, (SELECT COUNT(*) FROM dataset_tag_bindings b WHERE b.tag_id = t.id) AS bindings \
-             FROM dataset_tags t WHERE t.workspace_id = $1 AND t.type = $2 ORDER BY t.created_at, t.id",
+            "SELECT t.id, t.name, t.type, \
+             (SELECT COUNT(*) FROM dataset_tag_bindings b WHERE b.tag_id = t.id) \
+             + (SELECT COUNT(*) FROM app_tag_bindings a WHERE a.tag_id = t.id) AS bindings \
+             FROM dataset_tags t WHERE t.workspace_id = $1 AND ($2 IS NULL OR t.type = $2) \
+             ORDER BY t.created_at, t.id",
         )
         .bind(workspace_id)
         .bind(kind)
@@ -228,7 +231,12 @@ impl Store {
         Ok(rows.iter().map(tag_row).collect::<sqlx::Result<_>>()?)
     }
 
-    /// A tag of the workspace.
+    /// The workspace's tags of a type, with binding counts.
+    pub async fn tags(&self, workspace_id: &str, kind: &str) -> Result<Vec<TagRow>> {
+        self.tags_of(workspace_id, Some(kind)).await
+    }
+
+    /// A knowledge tag of the workspace.
     pub async fn tag(&self, workspace_id: &str, id: &str) -> Result<Option<TagRow>> {
         Ok(self
             .tags(workspace_id, "knowledge")

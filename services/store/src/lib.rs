@@ -5,6 +5,7 @@
 //! repository of `weir-core`, and [`LocalBlobs`] keeps uploads' bytes in the data directory.
 #![warn(missing_docs)]
 
+mod accounts;
 mod apps;
 mod conversations;
 mod credentials;
@@ -20,10 +21,12 @@ mod query;
 mod retrieval;
 mod runs;
 pub mod scratch;
+mod sites;
 pub mod write;
 
 pub use local_blobs::LocalBlobs;
 
+pub use accounts::{AccountRow, MembershipRow, NewAccount, ProfileChange};
 pub use apps::{AppRow, NewApp, NewWorkflow, WorkflowRow};
 pub use conversations::{
     ConversationRow, ConversationSort, ConversationVariableRow, NewConversation,
@@ -34,6 +37,7 @@ pub use end_users::EndUserRow;
 pub use feedback::FeedbackRow;
 pub use messages::{HistoryTurn, MessageFileRow, MessageOutcome, MessageRow, NewMessage};
 pub use runs::{RunLogFilter, RunLogRow, WorkflowRunRow};
+pub use sites::{AppEdit, SiteRow};
 pub use weir_core::rows::{
     ChildChunkRow, DatasetCounts, DatasetRow, DocumentRow, IndexedChunk, NewSegment, RuleRow,
     SegmentRow, UploadFileRow,
@@ -165,10 +169,10 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     let migrations = match backend {
         Backend::Sqlite => {
-            migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names")
+            migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console")
         }
         Backend::Postgres => {
-            migrations!("postgres": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names")
+            migrations!("postgres": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console")
         }
     };
     Migrator {

@@ -29,6 +29,7 @@ pub async fn test_app(store: &Store, mode: &str) -> (String, String) {
             dsl_version: "0.6.0".into(),
             dsl: "{}".into(),
             workflow: None,
+            created_by: None,
         })
         .await
         .unwrap();

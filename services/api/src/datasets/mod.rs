@@ -12,10 +12,10 @@ pub mod retrieve;
 pub mod segments;
 pub mod tags;
 
-use http::{Request, StatusCode};
+use http::Request;
 use serde_json::{json, Map, Value};
 use weir_layers::auth::AuthContext;
-use weir_layers::{body, AuthKind, Body, BoxError, RouteMeta};
+use weir_layers::{AuthKind, Body, BoxError, RouteMeta};
 
 use super::context;
 use super::request::{path_param, query_param};
@@ -119,17 +119,7 @@ pub fn page_limit(
     Ok((page, limit, limit.clamp(1, MAX_LIMIT)))
 }
 
-/// A JSON reply.
-pub fn ok(value: &Value) -> http::Response<Body> {
-    body::json(StatusCode::OK, value)
-}
-
-/// 204 with an empty body.
-pub fn no_content() -> http::Response<Body> {
-    let mut res = http::Response::new(body::empty());
-    *res.status_mut() = StatusCode::NO_CONTENT;
-    res
-}
+pub use crate::reply::{no_content, ok};
 
 /// A dataset as the API shows it.
 pub async fn dataset_json(

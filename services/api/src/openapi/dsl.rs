@@ -182,6 +182,7 @@ fn parse_import(body: &Map<String, Value>) -> Result<ImportRequest, HttpError> {
         icon_background: text("icon_background"),
         app_id: text("app_id").filter(|a| !a.is_empty()),
         allow_newer: false,
+        created_by: None,
     };
     let _draft_hash = text("draft_hash");
     match mode.as_deref() {
