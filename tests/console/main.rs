@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod apps;
 mod session;
 
 use common::console::{admin, Browser, ADMIN_EMAIL, ADMIN_PASSWORD};

@@ -29,6 +29,8 @@ pub const KEY_RANDOM_LEN: usize = 24;
 pub const TOKEN_PREFIX: &str = "dfoa_";
 /// Random characters after a token's prefix (as `token_urlsafe(32)`).
 pub const TOKEN_RANDOM_LEN: usize = 43;
+/// Keys an app may have (Dify's limit per resource).
+pub const MAX_APP_KEYS: usize = 10;
 /// How long a positive credential lookup is trusted.
 pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(10);
 
@@ -120,6 +122,27 @@ pub async fn create_app_key(store: &Store, app_id: &str) -> Result<String, MintE
         )
         .await?;
     Ok(key)
+}
+
+/// Mints an app key in the console: stored hashed for lookups, and sealed so the console
+/// can show it again. Returns the listing and the key.
+pub async fn create_console_app_key(
+    store: &Store,
+    secrets: &crate::secrets::Secrets,
+    workspace_id: &str,
+    app_id: &str,
+) -> Result<(crate::store::KeyListing, String), MintError> {
+    let key = random_key(APP_KEY_PREFIX);
+    let listing = store
+        .insert_sealed_app_key(
+            workspace_id,
+            app_id,
+            &sha256_hex(&key),
+            &hint(&key),
+            &secrets.seal(&key),
+        )
+        .await?;
+    Ok((listing, key))
 }
 
 /// Mints a knowledge key for a workspace.

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod datasets;
 pub mod error;
 pub mod events;
+pub mod imports;
 pub mod openapi;
 pub mod reply;
 pub mod request;

@@ -348,6 +348,43 @@ impl Store {
             .transpose()?)
     }
 
+    /// The workspace's default model of a type: (provider, model).
+    pub async fn default_model(
+        &self,
+        workspace_id: &str,
+        model_type: &str,
+    ) -> Result<Option<(String, String)>> {
+        let r = sqlx::query(
+            "SELECT provider, model FROM default_models WHERE workspace_id = $1 AND model_type = $2",
+        )
+        .bind(workspace_id)
+        .bind(model_type)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            r.map(|r| Ok::<_, sqlx::Error>((r.try_get("provider")?, r.try_get("model")?)))
+                .transpose()?,
+        )
+    }
+
+    /// Sets the workspace's default model of a type.
+    pub async fn set_default_model(
+        &self,
+        workspace_id: &str,
+        model_type: &str,
+        provider: &str,
+        model: &str,
+    ) -> Result<()> {
+        self.apply(vec![Stmt::new(
+            "INSERT INTO default_models (workspace_id, model_type, provider, model) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, model_type) \
+             DO UPDATE SET provider = $3, model = $4",
+            crate::vals![workspace_id, model_type, provider, model],
+        )])
+        .await?;
+        Ok(())
+    }
+
     /// Deletes a refresh token (logout).
     pub async fn delete_refresh_token(&self, token_hash: &str) -> Result<()> {
         self.apply(vec![Stmt::new(

@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::query::Filter;
 use super::{flag, Result, Stmt, Store};
 use weir_core::util::{new_id, now};
 
@@ -33,6 +34,19 @@ pub struct NewApp {
     pub workflow: Option<NewWorkflow>,
     /// The console account that made it (none for the CLI and `/openapi/v1`).
     pub created_by: Option<String>,
+}
+
+/// Which apps a listing shows (every condition optional).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AppFilter<'a> {
+    /// Of this mode.
+    pub mode: Option<&'a str>,
+    /// With this text in the name (case-insensitive).
+    pub name: Option<&'a str>,
+    /// Bound to any of these tags (when there are some).
+    pub tag_ids: &'a [String],
+    /// Made by this account.
+    pub created_by: Option<&'a str>,
 }
 
 /// A published workflow version to insert.
@@ -255,36 +269,36 @@ impl Store {
         Ok(rows.iter().map(app_row).collect::<sqlx::Result<_>>()?)
     }
 
-    /// A page of a workspace's `normal` apps, newest first: optionally of one mode and
-    /// with `name` in their name (case-insensitive). Returns the rows and the total.
+    /// A page of a workspace's `normal` apps that pass `f`, newest first. Returns the rows
+    /// and the total.
     pub async fn app_page(
         &self,
         workspace_id: &str,
-        mode: Option<&str>,
-        name: Option<&str>,
+        f: &AppFilter<'_>,
         page: i64,
         limit: i64,
     ) -> Result<(Vec<AppRow>, i64)> {
-        let pattern = name.map(super::query::like_pattern);
-        let filter = "workspace_id = $1 AND status = 'normal' \
-             AND ($2 IS NULL OR mode = $2) AND ($3 IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\')";
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM apps WHERE {filter}"))
-            .bind(workspace_id)
-            .bind(mode)
-            .bind(pattern.as_deref())
-            .fetch_one(&self.pool)
+        let one = |v: Option<&str>| v.map(|v| vec![v.to_owned()]).unwrap_or_default();
+        let filter = Filter::new(
+            "workspace_id = $1 AND status = 'normal'",
+            crate::vals![workspace_id],
+        )
+        .any_of("mode IN ({})", &one(f.mode))
+        .contains("name", f.name)
+        .any_of(
+            "id IN (SELECT app_id FROM app_tag_bindings WHERE tag_id IN ({}))",
+            f.tag_ids,
+        )
+        .any_of("created_by IN ({})", &one(f.created_by));
+        let (rows, total) = self
+            .page_rows(
+                APP_COLUMNS,
+                "apps",
+                filter,
+                "created_at DESC, id DESC",
+                (page, limit),
+            )
             .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {APP_COLUMNS} FROM apps WHERE {filter} \
-             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
-        ))
-        .bind(workspace_id)
-        .bind(mode)
-        .bind(pattern.as_deref())
-        .bind(limit)
-        .bind((page - 1) * limit)
-        .fetch_all(&self.pool)
-        .await?;
         Ok((
             rows.iter().map(app_row).collect::<sqlx::Result<_>>()?,
             total,

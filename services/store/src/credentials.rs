@@ -46,6 +46,21 @@ pub struct KeyRow {
     pub app_enable_api: bool,
 }
 
+/// A key as the console lists it.
+#[derive(Clone, Debug)]
+pub struct KeyListing {
+    /// Key id.
+    pub id: String,
+    /// The recognisable fragment stored for every key.
+    pub hint: String,
+    /// The key sealed with the operator's secret (keys made in the console).
+    pub sealed: Option<String>,
+    /// Last use, Unix seconds.
+    pub last_used_at: Option<i64>,
+    /// Created, Unix seconds.
+    pub created_at: i64,
+}
+
 /// A bearer token found by its hash.
 #[derive(Clone, Debug)]
 pub struct TokenRow {
@@ -98,6 +113,66 @@ impl Store {
         )])
         .await?;
         Ok(id)
+    }
+
+    /// Stores a key of an app made in the console: its hash, and the key sealed so the
+    /// console can show it again.
+    pub async fn insert_sealed_app_key(
+        &self,
+        workspace_id: &str,
+        app_id: &str,
+        key_hash: &str,
+        hint: &str,
+        sealed: &str,
+    ) -> Result<KeyListing> {
+        let id = new_id();
+        let ts = now();
+        self.apply(vec![Stmt::new(
+            "INSERT INTO api_keys (id, workspace_id, app_id, kind, key_hash, key_hint, \
+             sealed_key, created_at) VALUES ($1, $2, $3, 'app', $4, $5, $6, $7)",
+            crate::vals![&id, workspace_id, app_id, key_hash, hint, sealed, ts],
+        )])
+        .await?;
+        Ok(KeyListing {
+            id,
+            hint: hint.to_owned(),
+            sealed: Some(sealed.to_owned()),
+            last_used_at: None,
+            created_at: ts,
+        })
+    }
+
+    /// The keys of an app, oldest first.
+    pub async fn app_keys(&self, app_id: &str) -> Result<Vec<KeyListing>> {
+        let rows = sqlx::query(
+            "SELECT id, key_hint, sealed_key, last_used_at, created_at FROM api_keys \
+             WHERE app_id = $1 AND kind = 'app' ORDER BY created_at, id",
+        )
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeyListing {
+                    id: r.try_get("id")?,
+                    hint: r.try_get("key_hint")?,
+                    sealed: r.try_get("sealed_key")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a key of an app. Returns whether it existed.
+    pub async fn delete_app_key(&self, app_id: &str, id: &str) -> Result<bool> {
+        let done = self
+            .apply(vec![Stmt::new(
+                "DELETE FROM api_keys WHERE id = $1 AND app_id = $2",
+                crate::vals![id, app_id],
+            )])
+            .await?;
+        Ok(done[0] > 0)
     }
 
     /// The key with this hash.

@@ -27,11 +27,11 @@ pub mod write;
 pub use local_blobs::LocalBlobs;
 
 pub use accounts::{AccountRow, MembershipRow, NewAccount, ProfileChange};
-pub use apps::{AppRow, NewApp, NewWorkflow, WorkflowRow};
+pub use apps::{AppFilter, AppRow, NewApp, NewWorkflow, WorkflowRow};
 pub use conversations::{
     ConversationRow, ConversationSort, ConversationVariableRow, NewConversation,
 };
-pub use credentials::{KeyKind, KeyRow, TokenRow};
+pub use credentials::{KeyKind, KeyListing, KeyRow, TokenRow};
 pub use datasets::{MetadataFieldRow, TagRow};
 pub use end_users::EndUserRow;
 pub use feedback::FeedbackRow;

@@ -10,7 +10,14 @@
 //! `app_not_found`, as is one of a mode the route does not serve.
 
 pub mod account;
+pub mod app_dsl;
+pub mod app_json;
+pub mod apps;
 pub mod auth;
+pub mod files;
+pub mod models;
+pub mod sites;
+pub mod tags;
 
 use std::sync::Arc;
 
@@ -39,6 +46,12 @@ pub const OPEN: RouteMeta = RouteMeta::auth(AuthKind::None);
 pub fn routes(state: &AppState) -> Vec<Route> {
     let mut routes = auth::routes(state);
     routes.extend(account::routes(state));
+    routes.extend(apps::routes(state));
+    routes.extend(app_dsl::routes(state));
+    routes.extend(sites::routes(state));
+    routes.extend(tags::routes(state));
+    routes.extend(files::routes(state));
+    routes.extend(models::routes(state));
     routes
 }
 
@@ -118,14 +131,19 @@ pub async fn app_of(
         .ok_or_else(|| ConsoleError::AppNotFound(console_messages::APP_NOT_FOUND.into()).into())
 }
 
-/// The caller and the path's app.
-pub async fn caller_and_app(
+/// The caller and the path's app (the future does not borrow the request).
+pub fn caller_and_app(
     state: &AppState,
     req: &Request<Body>,
-) -> Result<(Caller, Arc<LoadedApp>), BoxError> {
-    let caller = Caller::of(req)?;
-    let app = app_of(state, &caller, &path_param(req, "app_id")).await?;
-    Ok((caller, app))
+) -> impl std::future::Future<Output = Result<(Caller, Arc<LoadedApp>), BoxError>> + Send + 'static
+{
+    let caller = Caller::of(req);
+    let (state, app_id) = (state.clone(), path_param(req, "app_id"));
+    async move {
+        let caller = caller?;
+        let app = app_of(&state, &caller, &app_id).await?;
+        Ok((caller, app))
+    }
 }
 
 /// 404 `app_not_found` unless the app is of one of `modes`.

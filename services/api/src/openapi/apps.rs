@@ -113,7 +113,16 @@ async fn list(state: AppState, req: Request<Body>) -> HandlerResult {
         ));
     }
     let (rows, total) = store
-        .app_page(&ws.id, mode.as_deref(), name.as_deref(), page, limit)
+        .app_page(
+            &ws.id,
+            &crate::store::AppFilter {
+                mode: mode.as_deref(),
+                name: name.as_deref(),
+                ..Default::default()
+            },
+            page,
+            limit,
+        )
         .await?;
     let data = rows.iter().map(|a| list_row(a, &ws.name)).collect();
     Ok(body::json(

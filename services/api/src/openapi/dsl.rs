@@ -4,16 +4,14 @@
 //! `completed-with-warnings`, 202 `pending` (a DSL newer than weir's, parked for ten minutes
 //! until confirmed), 400 `failed` with the reason in `error`.
 
-use std::time::{Duration, Instant};
-
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use weir_layers::{body, Body, BoxError, HttpError};
+use weir_layers::{body, Body, HttpError};
 
 use super::{app_guard, bearer, lenient_body, workspace_guard, Invalid};
-use crate::apps::{self, ImportError, ImportOptions, PendingImport};
+use crate::apps::{self, ImportOptions};
 use crate::credentials::scopes;
-use crate::dsl::{DslError, CURRENT_VERSION, MAX_DSL_BYTES};
+use crate::imports;
 use crate::request::{path_param, query_pairs, query_param};
 use crate::state::AppState;
 use crate::util::canonical_uuid;
@@ -23,10 +21,6 @@ use crate::{handler, HandlerResult, Route};
 pub const MODE_YAML_CONTENT: &str = "yaml-content";
 /// Import by URL.
 pub const MODE_YAML_URL: &str = "yaml-url";
-/// How long fetching a `yaml_url` may take.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
-/// `error` of a confirmation whose pending import is gone.
-pub const PENDING_EXPIRED: &str = "Import information expired or does not exist";
 
 const IMPORT_KEYS: [&str; 10] = [
     "mode",
@@ -108,43 +102,6 @@ async fn export(state: AppState, req: Request<Body>) -> HandlerResult {
     ))
 }
 
-/// Dify's `Import` body.
-struct ImportBody {
-    id: String,
-    status: &'static str,
-    app_id: Option<String>,
-    app_mode: Option<&'static str>,
-    imported_dsl_version: String,
-    error: String,
-}
-
-impl ImportBody {
-    fn failed(id: String, error: impl Into<String>, version: String) -> Self {
-        ImportBody {
-            id,
-            status: "failed",
-            app_id: None,
-            app_mode: None,
-            imported_dsl_version: version,
-            error: error.into(),
-        }
-    }
-
-    fn response(self) -> http::Response<Body> {
-        let status = match self.status {
-            "failed" => StatusCode::BAD_REQUEST,
-            "pending" => StatusCode::ACCEPTED,
-            _ => StatusCode::OK,
-        };
-        body::json(
-            status,
-            &json!({"id": self.id, "status": self.status, "app_id": self.app_id, "app_mode": self.app_mode,
-                "current_dsl_version": CURRENT_VERSION, "imported_dsl_version": self.imported_dsl_version,
-                "error": self.error}),
-        )
-    }
-}
-
 /// The validated fields of an import request.
 #[derive(Debug)]
 struct ImportRequest {
@@ -207,99 +164,21 @@ fn parse_import(body: &Map<String, Value>) -> Result<ImportRequest, HttpError> {
     })
 }
 
-/// Fetches a DSL file by URL (guarded like every outbound fetch of untrusted input).
-async fn fetch(state: &AppState, url: &str) -> Result<String, String> {
-    let fail = |e: &dyn std::fmt::Display| format!("Error fetching YAML from URL: {e}");
-    let bytes = match state
-        .outbound()
-        .fetch(url, MAX_DSL_BYTES as u64, FETCH_TIMEOUT)
-        .await
-    {
-        Ok(b) => b,
-        Err(crate::net::NetError::TooLarge(_)) => return Err(DslError::TooLarge.to_string()),
-        Err(e @ crate::net::NetError::InvalidUrl(_)) => return Err(e.to_string()),
-        Err(e) => return Err(fail(&e)),
-    };
-    String::from_utf8(bytes.to_vec()).map_err(|_| fail(&"not UTF-8 text"))
-}
-
-/// Runs an import and says how it went (failures are answers, not errors, except a
-/// failing store).
-async fn import_text(
-    state: &AppState,
-    workspace_id: &str,
-    text: String,
-    options: ImportOptions,
-) -> Result<ImportBody, BoxError> {
-    let id = uuid::Uuid::new_v4().to_string();
-    if let Some(app_id) = &options.app_id {
-        if canonical_uuid(app_id).is_none() {
-            return Ok(ImportBody::failed(id, "App not found", String::new()));
-        }
-    }
-    match apps::import_with(
-        state.store(),
-        state.tools(),
-        state.secrets(),
-        workspace_id,
-        &text,
-        &options,
-    )
-    .await
-    {
-        Ok(done) => {
-            state.forget_app(&done.app_id);
-            Ok(ImportBody {
-                id,
-                status: done.status.as_str(),
-                app_id: Some(done.app_id),
-                app_mode: Some(done.mode.as_str()),
-                imported_dsl_version: done.version,
-                error: String::new(),
-            })
-        }
-        Err(ImportError::Dsl(DslError::VersionNewer(version))) => {
-            let app_id = options.app_id.clone();
-            let pending = state.pending_imports().park(PendingImport {
-                workspace_id: workspace_id.to_owned(),
-                text,
-                options,
-                version: version.clone(),
-                at: Instant::now(),
-            });
-            Ok(ImportBody {
-                id: pending,
-                status: "pending",
-                app_id,
-                app_mode: None,
-                imported_dsl_version: version,
-                error: String::new(),
-            })
-        }
-        Err(ImportError::Dsl(e)) => {
-            let version = crate::dsl::Dsl::declared_version(&text).unwrap_or_default();
-            Ok(ImportBody::failed(id, e.to_string(), version))
-        }
-        Err(ImportError::Overwrite(e)) => Ok(ImportBody::failed(id, e.to_string(), String::new())),
-        Err(ImportError::Store(e)) => Err(e.into()),
-    }
-}
-
 async fn import(state: AppState, req: Request<Body>) -> HandlerResult {
     let (_, ws) = workspace_guard(&state, &req, &path_param(&req, "workspace_id")).await?;
     let request = parse_import(&lenient_body(req).await?)?;
     let text = if request.mode == MODE_YAML_URL {
-        match fetch(&state, request.yaml_url.as_deref().unwrap_or_default()).await {
+        match imports::fetch(&state, request.yaml_url.as_deref().unwrap_or_default()).await {
             Ok(t) => t,
             Err(e) => {
                 let id = uuid::Uuid::new_v4().to_string();
-                return Ok(ImportBody::failed(id, e, String::new()).response());
+                return Ok(imports::ImportBody::failed(id, e, String::new()).response());
             }
         }
     } else {
         request.yaml_content.unwrap_or_default()
     };
-    Ok(import_text(&state, &ws.id, text, request.options)
+    Ok(imports::import_text(&state, &ws.id, text, request.options)
         .await?
         .response())
 }
@@ -307,24 +186,9 @@ async fn import(state: AppState, req: Request<Body>) -> HandlerResult {
 async fn confirm(state: AppState, req: Request<Body>) -> HandlerResult {
     let (_, ws) = workspace_guard(&state, &req, &path_param(&req, "workspace_id")).await?;
     let import_id = path_param(&req, "import_id");
-    let Some(pending) = state
-        .pending_imports()
-        .take(&import_id)
-        .filter(|p| p.workspace_id == ws.id)
-    else {
-        return Ok(ImportBody::failed(import_id, PENDING_EXPIRED, String::new()).response());
-    };
-    let options = ImportOptions {
-        allow_newer: true,
-        ..pending.options
-    };
-    let mut answer = import_text(&state, &ws.id, pending.text, options).await?;
-    if answer.status != "failed" {
-        // A confirmed import is complete, whatever its version said.
-        answer.status = "completed";
-        answer.id = import_id;
-    }
-    Ok(answer.response())
+    Ok(imports::confirm(&state, &ws.id, import_id)
+        .await?
+        .response())
 }
 
 #[cfg(test)]
