@@ -33,6 +33,8 @@ pub struct Seen {
     pub headers: reqwest::header::HeaderMap,
     /// The raw `Set-Cookie` lines.
     pub set_cookies: Vec<String>,
+    /// The body as text (SSE streams).
+    pub text: String,
 }
 
 impl<'a> Browser<'a> {
@@ -89,6 +91,7 @@ impl<'a> Browser<'a> {
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             headers,
             set_cookies,
+            text,
         }
     }
 

@@ -26,7 +26,7 @@ use crate::util::{new_id, now};
 use crate::Runtime;
 use weir_core::events::{StreamClosed, StreamOut};
 use weir_core::inputs::text_of;
-use weir_core::model::{ChatRequest, LlmEvent, ModelClient, Usage};
+use weir_core::model::{ChatMessage, ChatRequest, LlmEvent, ModelClient, Usage};
 
 /// Turns of history sent as memory, at most.
 pub const MEMORY_TURNS: i64 = 50;
@@ -56,6 +56,41 @@ impl Emitter {
     }
 }
 
+/// Who a turn is for, and how its events are shown.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The console account debugging the app (`None`: an end user).
+    pub account_id: Option<String>,
+    /// The answer this turn regenerates or branches from.
+    pub parent_message_id: Option<String>,
+    /// The web app's simple format: `message_end` carries no `usage` or
+    /// `annotation_reply`.
+    pub simple: bool,
+}
+
+impl Origin {
+    /// The stored `from_source` of its conversations.
+    pub fn from_source(&self) -> &'static str {
+        if self.account_id.is_some() {
+            "console"
+        } else {
+            "api"
+        }
+    }
+
+    /// The metadata a client of this origin sees.
+    pub fn shown_metadata(&self, metadata: &Value) -> Value {
+        let mut shown = metadata.clone();
+        if self.simple {
+            if let Some(m) = shown.as_object_mut() {
+                m.remove("usage");
+                m.remove("annotation_reply");
+            }
+        }
+        shown
+    }
+}
+
 /// Everything a turn needs, validated by the handler.
 pub struct Turn {
     /// The app.
@@ -80,6 +115,8 @@ pub struct Turn {
     pub envelope: ChatEnvelope,
     /// The conversation id (also for completion apps, where it stays hidden).
     pub conversation_id: String,
+    /// Who asks, and how they see the events.
+    pub origin: Origin,
 }
 
 /// How a turn ended.
@@ -197,7 +234,8 @@ pub async fn run(
             inputs: inputs_json.clone(),
             introduction,
             workflow_id: None,
-            from_source: "api",
+            from_source: turn.origin.from_source(),
+            from_account_id: turn.origin.account_id.clone(),
         };
         start.push(Store::insert_conversation_stmt(
             &conversation,
@@ -214,6 +252,8 @@ pub async fn run(
         query: turn.query.clone(),
         inputs: inputs_json,
         workflow_run_id: None,
+        from_account_id: turn.origin.account_id.clone(),
+        parent_message_id: turn.origin.parent_message_id.clone(),
         created_at: env.created_at,
     }));
     store.apply(start).await?;
@@ -254,9 +294,11 @@ pub async fn run(
         .and_then(|m| moderation::check_inputs(m, &turn.inputs, &turn.query))
     {
         let _ = out.send(|| chunk(&preset)).await;
+        let prompt = prompt_json(&[ChatMessage::user(turn.query.clone())]);
         return finish(
             &state,
             &turn,
+            Some(prompt),
             &out,
             preset,
             Usage::default(),
@@ -319,6 +361,7 @@ pub async fn run(
         context: Some(context.as_str()).filter(|c| !c.is_empty()),
         images,
     });
+    let prompt_text = prompt_json(&prompt.messages);
     let mut req = ChatRequest::new(turn.config.model.name.clone(), prompt.messages);
     req.params = turn.config.model.params.clone();
     if !prompt.stop.is_empty() {
@@ -341,6 +384,7 @@ pub async fn run(
                 finish(
                     &state,
                     &turn,
+                    Some(prompt_text),
                     &out,
                     answer,
                     usage,
@@ -351,13 +395,15 @@ pub async fn run(
                 )
                 .await
             }
-            Err((answer, thoughts, err)) => fail(&state, &turn, answer, thoughts, err).await,
+            Err((answer, thoughts, err)) => {
+                fail(&state, &turn, Some(prompt_text), answer, thoughts, err).await
+            }
         };
     }
 
     let g = stream_answer(&*turn.client, &req, &out, &stop, deadline, chunk).await;
     if let Some(err) = g.error {
-        return fail(&state, &turn, g.answer, Vec::new(), err).await;
+        return fail(&state, &turn, Some(prompt_text), g.answer, Vec::new(), err).await;
     }
     let usage = g.usage.unwrap_or_else(|| {
         let pricing = turn.client.pricing(&turn.config.model.name);
@@ -376,6 +422,7 @@ pub async fn run(
     finish(
         &state,
         &turn,
+        Some(prompt_text),
         &out,
         answer,
         usage,
@@ -391,6 +438,7 @@ pub async fn run(
 async fn finish(
     state: &Runtime,
     turn: &Turn,
+    prompt: Option<String>,
     out: &Emitter,
     answer: String,
     mut usage: Usage,
@@ -414,6 +462,7 @@ async fn finish(
         metadata: metadata.to_string(),
         agent_thoughts: serde_json::to_string(&thoughts_for_history(&thoughts))
             .unwrap_or_else(|_| "[]".into()),
+        prompt,
     };
     store
         .apply(vec![
@@ -421,9 +470,8 @@ async fn finish(
             Store::touch_conversation_stmt(&turn.conversation_id),
         ])
         .await?;
-    let _ = out
-        .send(|| turn.envelope.message_end(&metadata, None))
-        .await;
+    let shown = turn.origin.shown_metadata(&metadata);
+    let _ = out.send(|| turn.envelope.message_end(&shown, None)).await;
     if is_new && turn.auto_generate_name && turn.config.mode.is_chat_like() {
         naming::name_in_background(
             store.clone(),
@@ -439,6 +487,7 @@ async fn finish(
 async fn fail(
     state: &Runtime,
     turn: &Turn,
+    prompt: Option<String>,
     answer: String,
     thoughts: Vec<AgentThought>,
     err: BoxError,
@@ -452,6 +501,7 @@ async fn fail(
             .unwrap_or_else(|_| "[]".into()),
         total_price: "0".into(),
         currency: "USD".into(),
+        prompt,
         ..Default::default()
     };
     let saved = state
@@ -465,6 +515,15 @@ async fn fail(
         tracing::error!(error = %e, "saving a failed message failed");
     }
     Err(err)
+}
+
+/// The prompt as the console's message log shows it: `[{role, text, files}]`.
+pub fn prompt_json(messages: &[ChatMessage]) -> String {
+    let shown: Vec<Value> = messages
+        .iter()
+        .map(|m| json!({"role": m.role, "text": m.content.text(), "files": []}))
+        .collect();
+    Value::Array(shown).to_string()
 }
 
 /// Agent thoughts as stored for message history.

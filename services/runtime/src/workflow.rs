@@ -35,20 +35,24 @@ pub struct StreamSink {
     envelope: FlowEnvelope,
     closed: AtomicBool,
     hub: Option<super::hub::HubHandle>,
+    simple: bool,
 }
 
 impl StreamSink {
-    /// A sink writing to `tx` with this envelope, and to the run hub when given.
+    /// A sink writing to `tx` with this envelope, and to the run hub when given; `simple`:
+    /// the web app's format, where node events carry no inputs, outputs or process data.
     pub fn new(
         tx: Arc<dyn StreamOut>,
         envelope: FlowEnvelope,
         hub: Option<super::hub::HubHandle>,
+        simple: bool,
     ) -> Arc<Self> {
         Arc::new(StreamSink {
             tx,
             envelope,
             closed: AtomicBool::new(false),
             hub,
+            simple,
         })
     }
 
@@ -117,6 +121,18 @@ struct NodeFinished<'a> {
     retry_index: Option<u32>,
 }
 
+impl NodeFinished<'_> {
+    /// The web app's view: no inputs, outputs, process data, metadata or error text.
+    fn simple(mut self) -> Self {
+        self.inputs = None;
+        self.process_data = None;
+        self.outputs = None;
+        self.execution_metadata = None;
+        self.error = None;
+        self
+    }
+}
+
 fn started(r: &NodeRecord) -> NodeStarted<'_> {
     NodeStarted {
         id: &r.id,
@@ -172,6 +188,9 @@ impl EventSink for StreamSink {
             let env = &self.envelope;
             let frame = match event {
                 EngineEvent::NodeStarted(r) => env.frame(names::NODE_STARTED, &started(r)),
+                EngineEvent::NodeFinished(r) if self.simple => {
+                    env.frame(names::NODE_FINISHED, &finished(r, None).simple())
+                }
                 EngineEvent::NodeFinished(r) => env.frame(names::NODE_FINISHED, &finished(r, None)),
                 EngineEvent::NodeRetry(r, i) => env.frame(names::NODE_RETRY, &finished(r, Some(i))),
                 EngineEvent::Text { text, selector } => env.text(text, selector),
@@ -215,6 +234,8 @@ pub struct FlowTurn {
     pub envelope: FlowEnvelope,
     /// Run id.
     pub run_id: String,
+    /// Who asks, and how they see the events.
+    pub origin: crate::chat::Origin,
 }
 
 /// How a run went, for blocking replies.
@@ -286,7 +307,8 @@ pub async fn run(
                         .filter(|s| !s.is_empty())
                         .map(str::to_owned),
                     workflow_id: Some(wf.id.clone()),
-                    from_source: "api",
+                    from_source: turn.origin.from_source(),
+                    from_account_id: turn.origin.account_id.clone(),
                 })
                 .await?;
             let decls: Vec<(String, String, String, String, String)> = wf
@@ -329,6 +351,8 @@ pub async fn run(
                 query: chat.query.clone(),
                 inputs: Value::Object(turn.inputs.clone()).to_string(),
                 workflow_run_id: Some(turn.run_id.clone()),
+                from_account_id: turn.origin.account_id.clone(),
+                parent_message_id: turn.origin.parent_message_id.clone(),
                 created_at: env.created_at,
             })
             .await?;
@@ -457,12 +481,13 @@ pub async fn run(
                     latency: summary.elapsed_time,
                     metadata: meta.to_string(),
                     agent_thoughts: "[]".into(),
+                    prompt: None,
                 },
             )
             .await?;
         store.touch_conversation(&chat.conversation_id).await?;
         if let Some(sink) = &stream {
-            let end = env.message_end(&meta, Some(&json!([])));
+            let end = env.message_end(&turn.origin.shown_metadata(&meta), Some(&json!([])));
             let done = turn.envelope.frame(names::WORKFLOW_FINISHED, &finished);
             match summary.status {
                 "failed" => sink.send(done).await,

@@ -25,8 +25,11 @@ pub struct NewConversation {
     pub introduction: Option<String>,
     /// Workflow version (advanced-chat).
     pub workflow_id: Option<String>,
-    /// `api` for Service API conversations; `hidden` for completion messages.
+    /// `api` for Service API and web-app conversations, `console` for the console's
+    /// debugger.
     pub from_source: &'static str,
+    /// The console account that started it (debugger).
+    pub from_account_id: Option<String>,
 }
 
 /// A conversation as stored.
@@ -52,6 +55,12 @@ pub struct ConversationRow {
     pub workflow_id: Option<String>,
     /// Turns so far.
     pub dialogue_count: i64,
+    /// `api` or `console`.
+    pub from_source: String,
+    /// The console account that started it.
+    pub from_account_id: Option<String>,
+    /// When the console's logs last opened it.
+    pub read_at: Option<i64>,
     /// Created.
     pub created_at: i64,
     /// Updated.
@@ -116,10 +125,11 @@ pub struct ConversationVariableRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, app_id, end_user_id, mode, name, inputs, introduction, status, \
-    workflow_id, dialogue_count, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, app_id, end_user_id, mode, name, inputs, introduction, \
+    status, workflow_id, dialogue_count, from_source, from_account_id, read_at, created_at, \
+    updated_at";
 
-fn row(r: &AnyRow) -> sqlx::Result<ConversationRow> {
+pub(crate) fn row(r: &AnyRow) -> sqlx::Result<ConversationRow> {
     Ok(ConversationRow {
         id: r.try_get("id")?,
         app_id: r.try_get("app_id")?,
@@ -131,6 +141,9 @@ fn row(r: &AnyRow) -> sqlx::Result<ConversationRow> {
         status: r.try_get("status")?,
         workflow_id: r.try_get("workflow_id")?,
         dialogue_count: r.try_get("dialogue_count")?,
+        from_source: r.try_get("from_source")?,
+        from_account_id: r.try_get("from_account_id")?,
+        read_at: r.try_get("read_at")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -155,9 +168,9 @@ impl Store {
     pub fn insert_conversation_stmt(c: &NewConversation, ts: i64) -> Stmt {
         Stmt::new(
             "INSERT INTO conversations (id, app_id, end_user_id, mode, name, inputs, introduction, \
-             status, from_source, workflow_id, dialogue_count, deleted, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'normal', $8, $9, 0, 0, $10, $10)",
-            crate::vals![&c.id, &c.app_id, &c.end_user_id, &c.mode, &c.name, &c.inputs, &c.introduction, c.from_source, &c.workflow_id, ts],
+             status, from_source, from_account_id, workflow_id, dialogue_count, deleted, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'normal', $8, $11, $9, 0, 0, $10, $10)",
+            crate::vals![&c.id, &c.app_id, &c.end_user_id, &c.mode, &c.name, &c.inputs, &c.introduction, c.from_source, &c.workflow_id, ts, &c.from_account_id],
         )
     }
 
@@ -177,12 +190,15 @@ impl Store {
             status: "normal".into(),
             workflow_id: c.workflow_id.clone(),
             dialogue_count: 0,
+            from_source: c.from_source.to_owned(),
+            from_account_id: c.from_account_id.clone(),
+            read_at: None,
             created_at: ts,
             updated_at: ts,
         })
     }
 
-    /// A live Service-API conversation of this app and end user.
+    /// A live conversation of this app and end user.
     pub async fn conversation(
         &self,
         app_id: &str,
@@ -191,7 +207,7 @@ impl Store {
     ) -> Result<Option<ConversationRow>> {
         let r = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM conversations WHERE id = $1 AND app_id = $2 AND end_user_id = $3 \
-             AND deleted = 0 AND from_source = 'api'"
+             AND deleted = 0"
         ))
         .bind(id)
         .bind(app_id)
@@ -201,8 +217,9 @@ impl Store {
         Ok(r.as_ref().map(row).transpose()?)
     }
 
-    /// A page of the end user's conversations after `last_id` in `sort` order; `None` when
-    /// `last_id` is not one of them. Returns (rows, has_more).
+    /// A page of the end user's conversations after `last_id` in `sort` order, only the
+    /// pinned or the unpinned ones when `pinned` says so; `None` when `last_id` is not one of
+    /// them. Returns (rows, has_more).
     pub async fn conversations(
         &self,
         app_id: &str,
@@ -210,10 +227,20 @@ impl Store {
         sort: ConversationSort,
         last_id: Option<&str>,
         limit: i64,
+        pinned: Option<bool>,
     ) -> Result<Option<(Vec<ConversationRow>, bool)>> {
         let (col, desc) = sort.column_and_desc();
         let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
-        let base = "app_id = $1 AND end_user_id = $2 AND deleted = 0 AND from_source = 'api'";
+        let pins = "(SELECT conversation_id FROM pinned_conversations WHERE end_user_id = $2)";
+        let base = match pinned {
+            None => "app_id = $1 AND end_user_id = $2 AND deleted = 0".to_owned(),
+            Some(true) => {
+                format!("app_id = $1 AND end_user_id = $2 AND deleted = 0 AND id IN {pins}")
+            }
+            Some(false) => {
+                format!("app_id = $1 AND end_user_id = $2 AND deleted = 0 AND id NOT IN {pins}")
+            }
+        };
         let rows = match last_id {
             None => {
                 sqlx::query(&format!(
@@ -370,6 +397,7 @@ mod tests {
             introduction: None,
             workflow_id: None,
             from_source: "api",
+            from_account_id: None,
         }
     }
 
@@ -402,7 +430,7 @@ mod tests {
                 .unwrap();
             // Same second for all: ties break by creation order.
             let (page, more) = store
-                .conversations(&app, &ana.id, ConversationSort::CreatedAsc, None, 2)
+                .conversations(&app, &ana.id, ConversationSort::CreatedAsc, None, 2, None)
                 .await
                 .unwrap()
                 .unwrap();
@@ -418,6 +446,7 @@ mod tests {
                     ConversationSort::CreatedAsc,
                     Some(&ids[1]),
                     2,
+                    None,
                 )
                 .await
                 .unwrap()
@@ -434,6 +463,7 @@ mod tests {
                     ConversationSort::CreatedAsc,
                     Some(&ids[3]),
                     2,
+                    None,
                 )
                 .await
                 .unwrap()
@@ -441,7 +471,7 @@ mod tests {
             assert_eq!(page.len(), 1);
             assert!(!more);
             let (page, _) = store
-                .conversations(&app, &ana.id, ConversationSort::UpdatedDesc, None, 10)
+                .conversations(&app, &ana.id, ConversationSort::UpdatedDesc, None, 10, None)
                 .await
                 .unwrap()
                 .unwrap();
@@ -449,7 +479,7 @@ mod tests {
             assert_eq!(page.len(), 5, "bob's conversation is not ana's");
             // A cursor of someone else's conversation is unknown.
             let bobs = store
-                .conversations(&app, &bob.id, ConversationSort::UpdatedDesc, None, 1)
+                .conversations(&app, &bob.id, ConversationSort::UpdatedDesc, None, 1, None)
                 .await
                 .unwrap()
                 .unwrap()
@@ -460,7 +490,8 @@ mod tests {
                     &ana.id,
                     ConversationSort::UpdatedDesc,
                     Some(&bobs[0].id),
-                    1
+                    1,
+                    None
                 )
                 .await
                 .unwrap()

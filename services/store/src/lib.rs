@@ -16,15 +16,18 @@ mod feedback;
 mod files;
 mod knowledge_repo;
 mod local_blobs;
+mod logs;
 mod messages;
 mod query;
 mod retrieval;
 mod runs;
 pub mod scratch;
 mod sites;
+mod web;
 pub mod write;
 
 pub use local_blobs::LocalBlobs;
+pub use logs::{ConversationLog, FeedbackAuthor, LogFilter, MessageFeedback, StatMessage};
 
 pub use accounts::{AccountRow, MembershipRow, NewAccount, ProfileChange};
 pub use apps::{AppFilter, AppRow, NewApp, NewWorkflow, WorkflowRow};

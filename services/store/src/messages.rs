@@ -27,6 +27,10 @@ pub struct NewMessage {
     pub inputs: String,
     /// Workflow run (advanced-chat).
     pub workflow_run_id: Option<String>,
+    /// The console account asking (debugger).
+    pub from_account_id: Option<String>,
+    /// The answer this one continues (regenerate / branch).
+    pub parent_message_id: Option<String>,
     /// Created (Unix seconds; also the `created_at` of its events).
     pub created_at: i64,
 }
@@ -54,6 +58,8 @@ pub struct MessageOutcome {
     pub metadata: String,
     /// Agent thoughts (JSON text).
     pub agent_thoughts: String,
+    /// The prompt sent to the model (JSON text), when known.
+    pub prompt: Option<String>,
 }
 
 /// One earlier turn of a conversation, as memory for the next.
@@ -96,6 +102,20 @@ pub struct MessageRow {
     pub agent_thoughts: String,
     /// Workflow run.
     pub workflow_run_id: Option<String>,
+    /// Prompt tokens.
+    pub message_tokens: i64,
+    /// Answer tokens.
+    pub answer_tokens: i64,
+    /// Seconds the provider took.
+    pub latency: f64,
+    /// `api` or `console`.
+    pub from_source: String,
+    /// The console account that asked.
+    pub from_account_id: Option<String>,
+    /// The answer it continues.
+    pub parent_message_id: Option<String>,
+    /// The prompt sent to the model (JSON text).
+    pub prompt: Option<String>,
     /// Created.
     pub created_at: i64,
 }
@@ -119,10 +139,12 @@ pub struct MessageFileRow {
     pub upload_file_id: Option<String>,
 }
 
-const COLUMNS: &str = "id, app_id, conversation_id, end_user_id, mode, query, inputs, answer, \
-    status, error, metadata, agent_thoughts, workflow_run_id, created_at";
+pub(crate) const COLUMNS: &str = "id, app_id, conversation_id, end_user_id, mode, query, inputs, \
+    answer, status, error, metadata, agent_thoughts, workflow_run_id, message_tokens, \
+    answer_tokens, provider_response_latency, from_source, from_account_id, parent_message_id, \
+    message, created_at";
 
-fn row(r: &AnyRow) -> sqlx::Result<MessageRow> {
+pub(crate) fn row(r: &AnyRow) -> sqlx::Result<MessageRow> {
     Ok(MessageRow {
         id: r.try_get("id")?,
         app_id: r.try_get("app_id")?,
@@ -137,6 +159,13 @@ fn row(r: &AnyRow) -> sqlx::Result<MessageRow> {
         metadata: r.try_get("metadata")?,
         agent_thoughts: r.try_get("agent_thoughts")?,
         workflow_run_id: r.try_get("workflow_run_id")?,
+        message_tokens: r.try_get("message_tokens")?,
+        answer_tokens: r.try_get("answer_tokens")?,
+        latency: r.try_get("provider_response_latency")?,
+        from_source: r.try_get("from_source")?,
+        from_account_id: r.try_get("from_account_id")?,
+        parent_message_id: r.try_get("parent_message_id")?,
+        prompt: r.try_get("message")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -152,9 +181,11 @@ impl Store {
     pub fn insert_message_stmt(m: &NewMessage) -> Stmt {
         Stmt::new(
             "INSERT INTO messages (id, app_id, conversation_id, end_user_id, mode, task_id, query, \
-             inputs, answer, status, workflow_run_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', 'normal', $9, $10, $10)",
-            crate::vals![&m.id, &m.app_id, &m.conversation_id, &m.end_user_id, &m.mode, &m.task_id, &m.query, &m.inputs, &m.workflow_run_id, m.created_at],
+             inputs, answer, status, workflow_run_id, from_source, from_account_id, \
+             parent_message_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', 'normal', $9, $11, $12, $13, $10, $10)",
+            crate::vals![&m.id, &m.app_id, &m.conversation_id, &m.end_user_id, &m.mode, &m.task_id, &m.query, &m.inputs, &m.workflow_run_id, m.created_at,
+                if m.from_account_id.is_some() { "console" } else { "api" }, &m.from_account_id, &m.parent_message_id],
         )
     }
 
@@ -169,7 +200,8 @@ impl Store {
         Stmt::new(
             "UPDATE messages SET answer = $1, status = $2, error = $3, message_tokens = $4, \
              answer_tokens = $5, total_price = $6, currency = $7, provider_response_latency = $8, \
-             metadata = $9, agent_thoughts = $10, updated_at = $11 WHERE id = $12",
+             metadata = $9, agent_thoughts = $10, updated_at = $11, message = COALESCE($13, message) \
+             WHERE id = $12",
             crate::vals![
                 &o.answer,
                 o.status,
@@ -182,7 +214,8 @@ impl Store {
                 &o.metadata,
                 &o.agent_thoughts,
                 now(),
-                id
+                id,
+                &o.prompt
             ],
         )
     }
@@ -373,6 +406,7 @@ mod tests {
                     introduction: None,
                     workflow_id: None,
                     from_source: "api",
+                    from_account_id: None,
                 })
                 .await
                 .unwrap();
@@ -390,6 +424,8 @@ mod tests {
                         query: format!("q{i}"),
                         inputs: "{}".into(),
                         workflow_run_id: None,
+                        from_account_id: None,
+                        parent_message_id: None,
                         created_at: 1000,
                     })
                     .await

@@ -66,6 +66,15 @@ impl Filter {
         self
     }
 
+    /// `AND` this condition, every `{}` in it bound to the same `value`.
+    pub(crate) fn and_with(mut self, condition: &str, value: Val) -> Filter {
+        self.params.push(value);
+        let n = format!("${}", self.params.len());
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&condition.replace("{}", &n));
+        self
+    }
+
     /// `AND` this fixed condition.
     pub(crate) fn and(mut self, condition: &str) -> Filter {
         self.sql.push_str(" AND ");

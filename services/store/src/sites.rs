@@ -112,8 +112,8 @@ impl Store {
     pub fn insert_site_stmt(app_id: &str, app: &NewApp, ts: i64) -> Stmt {
         Stmt::new(
             "INSERT INTO sites (app_id, code, title, icon_type, icon, icon_background, \
-             description, use_icon_as_answer_icon, created_by, updated_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10)",
+             use_icon_as_answer_icon, created_by, updated_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9)",
             crate::vals![
                 app_id,
                 new_site_code(),
@@ -121,7 +121,6 @@ impl Store {
                 &app.icon_type,
                 &app.icon,
                 &app.icon_background,
-                Some(app.description.as_str()).filter(|d| !d.is_empty()),
                 app.use_icon_as_answer_icon,
                 &app.created_by,
                 ts

@@ -214,6 +214,18 @@ pub fn site_json(state: &AppState, s: &SiteRow, base_url: &str) -> Value {
         "updated_by": s.updated_by, "updated_at": s.updated_at})
 }
 
+/// The site as a published web app (and the Service API's `/v1/site`) shows it.
+pub fn site_public_json(state: &AppState, s: &SiteRow) -> Value {
+    json!({"title": s.title, "chat_color_theme": s.chat_color_theme,
+        "chat_color_theme_inverted": s.chat_color_theme_inverted, "icon_type": s.icon_type,
+        "icon": s.icon, "icon_background": s.icon_background, "description": s.description,
+        "copyright": s.copyright, "privacy_policy": s.privacy_policy,
+        "custom_disclaimer": s.custom_disclaimer, "default_language": s.default_language,
+        "show_workflow_steps": s.show_workflow_steps,
+        "use_icon_as_answer_icon": s.use_icon_as_answer_icon,
+        "icon_url": icon_url(state, s.icon_type.as_deref(), s.icon.as_deref())})
+}
+
 /// The short `Site` answer of the site settings calls.
 pub fn site_short_json(s: &SiteRow) -> Value {
     json!({"app_id": s.app_id, "access_token": s.code, "code": s.code, "title": s.title,

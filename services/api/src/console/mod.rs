@@ -14,9 +14,14 @@ pub mod app_dsl;
 pub mod app_json;
 pub mod apps;
 pub mod auth;
+pub mod config;
+pub mod debug;
 pub mod files;
+pub mod logs;
 pub mod models;
 pub mod sites;
+pub mod statics;
+pub mod stats;
 pub mod tags;
 
 use std::sync::Arc;
@@ -52,6 +57,11 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     routes.extend(tags::routes(state));
     routes.extend(files::routes(state));
     routes.extend(models::routes(state));
+    routes.extend(config::routes(state));
+    routes.extend(debug::routes(state));
+    routes.extend(logs::routes(state));
+    routes.extend(stats::routes(state));
+    routes.extend(statics::routes(state));
     routes
 }
 

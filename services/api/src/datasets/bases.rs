@@ -210,7 +210,7 @@ async fn create(state: AppState, req: Request<Body>) -> HandlerResult {
     Ok(ok(&dataset_json(&state, &d, false).await?))
 }
 
-async fn list(state: AppState, req: Request<Body>) -> HandlerResult {
+pub(crate) async fn list(state: AppState, req: Request<Body>) -> HandlerResult {
     let ctx = context::auth(&req)?.clone();
     let q = query_pairs(&req);
     let (page, limit, take) = page_limit(&q, 1)?;

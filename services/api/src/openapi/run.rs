@@ -168,12 +168,14 @@ async fn run(state: AppState, req: Request<Body>) -> HandlerResult {
     let surface = Surface::OpenApi;
     match app.mode {
         AppMode::Chat | AppMode::AgentChat => {
-            chat::chat_turn(state, app, user, body, surface).await
+            chat::chat_turn(state, app, user, body, surface.into()).await
         }
-        AppMode::Completion => chat::completion_turn(state, app, user, body, surface).await,
-        AppMode::AdvancedChat => workflows::advanced_chat(state, app, user, body, surface).await,
+        AppMode::Completion => chat::completion_turn(state, app, user, body, surface.into()).await,
+        AppMode::AdvancedChat => {
+            workflows::advanced_chat(state, app, user, body, surface.into()).await
+        }
         AppMode::Workflow => {
-            workflows::workflow_turn(state, app, user, body, pinned, surface).await
+            workflows::workflow_turn(state, app, user, body, pinned, surface.into()).await
         }
         #[allow(unreachable_patterns)]
         _ => Err(unprocessable(messages::MODE_NOT_RUNNABLE).into()),

@@ -11,7 +11,8 @@ use crate::context::{current_app, end_user, required_user};
 use crate::error::{messages, ServiceError};
 use crate::events::{self, ChatEnvelope};
 use crate::request::{json_object, user_string};
-use crate::runtime::chat::{self, Emitter, Turn};
+use crate::runtime::chat::{self, Emitter, Origin, Turn};
+use crate::runtime::config::AppConfig;
 use crate::runtime::files::{self, FileUploadConfig};
 use crate::runtime::LoadedApp;
 use crate::state::AppState;
@@ -19,6 +20,29 @@ use crate::store::{ConversationRow, EndUserRow};
 use crate::{handler, HandlerResult, Route};
 use weir_core::inputs;
 use weir_core::model::Models;
+
+/// How a generation is served: on which surface (errors, stream framing), for whom and in
+/// which event format, and — in the console's debugger — with which configuration instead
+/// of the app's stored one.
+#[derive(Clone, Debug)]
+pub struct Serving {
+    /// The surface.
+    pub surface: Surface,
+    /// Who asks.
+    pub origin: Origin,
+    /// A configuration to use instead of the app's (the debugger's unsaved one).
+    pub config: Option<AppConfig>,
+}
+
+impl From<Surface> for Serving {
+    fn from(surface: Surface) -> Self {
+        Serving {
+            surface,
+            origin: Origin::default(),
+            config: None,
+        }
+    }
+}
 
 const GENERATE: RouteMeta = RouteMeta::auth(AuthKind::AppKey).generation();
 const APP_KEY: RouteMeta = RouteMeta::auth(AuthKind::AppKey);
@@ -174,37 +198,40 @@ async fn chat_messages(state: AppState, req: Request<Body>) -> HandlerResult {
             app,
             user,
             body,
-            Surface::ServiceApi,
+            Surface::ServiceApi.into(),
         )
         .await;
     }
-    chat_turn(state, app, user, body, Surface::ServiceApi).await
+    chat_turn(state, app, user, body, Surface::ServiceApi.into()).await
 }
 
 /// A chat or agent-chat turn from a request body (`query`, `inputs`, `response_mode`,
-/// `conversation_id`, `files`, `auto_generate_name`) of a caller already known.
+/// `conversation_id`, `files`, `auto_generate_name`, `parent_message_id`) of a caller
+/// already known.
 pub async fn chat_turn(
     state: AppState,
     app: Arc<LoadedApp>,
     user: EndUserRow,
     body: Map<String, Value>,
-    surface: Surface,
+    mut serving: Serving,
 ) -> HandlerResult {
     let b = ChatBody::parse(&body)?;
     let conversation = open_conversation(&state, &app, &user, b.conversation_id.as_deref()).await?;
-    generate(
-        state,
-        app,
-        user,
-        b.query,
-        b.inputs,
+    if serving.origin.parent_message_id.is_none() {
+        serving.origin.parent_message_id = body
+            .get("parent_message_id")
+            .and_then(Value::as_str)
+            .and_then(crate::util::canonical_uuid);
+    }
+    let ask = Ask {
+        query: b.query,
+        raw_inputs: b.inputs,
         conversation,
-        b.files,
-        b.auto_generate_name,
-        b.stream,
-        surface,
-    )
-    .await
+        file_maps: b.files,
+        auto_generate_name: b.auto_generate_name,
+        stream: b.stream,
+    };
+    generate(state, app, user, ask, serving).await
 }
 
 /// The checked fields of a chat turn's body, shared by chat and chatflow apps.
@@ -244,7 +271,7 @@ async fn completion_messages(state: AppState, req: Request<Body>) -> HandlerResu
     if app.mode != crate::dsl::AppMode::Completion {
         return Err(ServiceError::AppUnavailable.into());
     }
-    completion_turn(state, app, user, body, Surface::ServiceApi).await
+    completion_turn(state, app, user, body, Surface::ServiceApi.into()).await
 }
 
 /// A completion from a request body (`query`, `inputs`, `response_mode`, `files`) of a
@@ -254,70 +281,82 @@ pub async fn completion_turn(
     app: Arc<LoadedApp>,
     user: EndUserRow,
     body: Map<String, Value>,
-    surface: Surface,
+    serving: Serving,
 ) -> HandlerResult {
     let query = match body.get("query") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(q)) => q.replace('\0', ""),
         Some(_) => return Err(ServiceError::invalid("query must be a string").into()),
     };
-    let raw_inputs = inputs_object(&body)?;
-    let stream = streaming(&body)?;
-    let file_maps = files_list(&body)?;
-    generate(
-        state, app, user, query, raw_inputs, None, file_maps, false, stream, surface,
-    )
-    .await
+    let ask = Ask {
+        query,
+        raw_inputs: inputs_object(&body)?,
+        conversation: None,
+        file_maps: files_list(&body)?,
+        auto_generate_name: false,
+        stream: streaming(&body)?,
+    };
+    generate(state, app, user, ask, serving).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn generate(
-    state: AppState,
-    app: Arc<LoadedApp>,
-    user: EndUserRow,
+/// What one generation asks, from its request body.
+struct Ask {
     query: String,
     raw_inputs: Map<String, Value>,
     conversation: Option<ConversationRow>,
     file_maps: Vec<Value>,
     auto_generate_name: bool,
     stream: bool,
-    surface: Surface,
+}
+
+async fn generate(
+    state: AppState,
+    app: Arc<LoadedApp>,
+    user: EndUserRow,
+    ask: Ask,
+    serving: Serving,
 ) -> HandlerResult {
-    let config = app.config.clone().ok_or(ServiceError::AppUnavailable)?;
+    let config = match serving.config {
+        Some(c) => c,
+        None => app.config.clone().ok_or(ServiceError::AppUnavailable)?,
+    };
     // Dify resolves the model before it validates inputs.
     let client = state
         .providers()
         .get(&config.model.provider, &config.model.name)?;
-    let inputs = inputs::validate(&config.form, &raw_inputs)?;
+    let inputs = inputs::validate(&config.form, &ask.raw_inputs)?;
     let upload_cfg = FileUploadConfig::from_features(app.features());
-    let files = if upload_cfg.enabled && !file_maps.is_empty() {
-        files::resolve(&state, &upload_cfg, &file_maps, &user, false).await?
+    let files = if upload_cfg.enabled && !ask.file_maps.is_empty() {
+        files::resolve(&state, &upload_cfg, &ask.file_maps, &user, false).await?
     } else {
         Vec::new()
     };
     let chat_like = app.mode.is_chat_like();
-    let conversation_id = conversation
+    let conversation_id = ask
+        .conversation
         .as_ref()
         .map_or_else(crate::util::new_id, |c| c.id.clone());
     let envelope = chat::new_envelope(chat_like.then(|| conversation_id.clone()));
     let guard = state
         .tasks()
         .register(&envelope.task_id, &app.row.id, Some(&user.id));
+    let simple = serving.origin.simple;
     let turn = Turn {
         app: app.clone(),
         config,
         client,
         end_user: user,
-        query,
+        query: ask.query,
         inputs,
-        conversation,
+        conversation: ask.conversation,
         files,
-        auto_generate_name,
+        auto_generate_name: ask.auto_generate_name,
         envelope: envelope.clone(),
         conversation_id,
+        origin: serving.origin,
     };
-    if stream {
-        let (tx, body) = state.event_channel(surface);
+    if ask.stream {
+        let (tx, body) = state.event_channel(serving.surface);
         let flag = guard.flag.clone();
         let st = state.runtime().clone();
         let out = Emitter::Stream(std::sync::Arc::new(tx.clone()));
@@ -334,11 +373,20 @@ async fn generate(
         chat::run(state.runtime().clone(), turn, Emitter::Blocking, flag).await
     }));
     let result = task.await??;
+    let metadata = if simple {
+        Origin {
+            simple,
+            ..Default::default()
+        }
+        .shown_metadata(&result.metadata)
+    } else {
+        result.metadata
+    };
     Ok(blocking_json(&blocking_reply(
         &envelope,
         &app,
         &result.answer,
-        &result.metadata,
+        &metadata,
     )))
 }
 

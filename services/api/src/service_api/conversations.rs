@@ -116,7 +116,7 @@ async fn list(state: AppState, req: Request<Body>) -> HandlerResult {
     };
     let (rows, has_more) = state
         .store()
-        .conversations(&app.row.id, &user.id, sort, last_id.as_deref(), limit)
+        .conversations(&app.row.id, &user.id, sort, last_id.as_deref(), limit, None)
         .await?
         .ok_or_else(|| ServiceError::not_found(messages::LAST_CONVERSATION_NOT_EXISTS))?;
     let data: Vec<Value> = rows.iter().map(conversation_json).collect();

@@ -2,7 +2,7 @@
 
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use weir_layers::{body, AuthKind, Body, RouteMeta};
+use weir_layers::{body, AuthKind, Body, HttpError, RouteMeta};
 
 use crate::context::current_app;
 use crate::error::ServiceError;
@@ -186,6 +186,11 @@ async fn parameters(state: AppState, req: Request<Body>) -> HandlerResult {
 
 async fn meta(state: AppState, req: Request<Body>) -> HandlerResult {
     let app = current_app(&state, &req).await?;
+    Ok(body::json(StatusCode::OK, &meta_json(&app)))
+}
+
+/// `GET /meta`: the icons of the tools an app uses.
+pub fn meta_json(app: &LoadedApp) -> Value {
     let mut icons = Map::new();
     let mut add = |name: &str| {
         icons.insert(
@@ -211,20 +216,19 @@ async fn meta(state: AppState, req: Request<Body>) -> HandlerResult {
             }
         }
     }
-    Ok(body::json(StatusCode::OK, &json!({"tool_icons": icons})))
+    json!({"tool_icons": icons})
 }
 
 async fn site(state: AppState, req: Request<Body>) -> HandlerResult {
     let app = current_app(&state, &req).await?;
-    let r = &app.row;
+    let site = state
+        .store()
+        .site(&app.row.id)
+        .await?
+        .ok_or_else(|| HttpError::forbidden("Site not found."))?;
     Ok(body::json(
         StatusCode::OK,
-        &json!({"title": r.name, "chat_color_theme": null, "chat_color_theme_inverted": false,
-            "icon_type": r.icon_type, "icon": r.icon, "icon_background": r.icon_background,
-            "description": null, "copyright": null, "privacy_policy": null, "custom_disclaimer": "",
-            "default_language": "en-US", "show_workflow_steps": true,
-            "use_icon_as_answer_icon": r.use_icon_as_answer_icon,
-            "icon_url": if r.icon_type == "image" { Value::String(r.icon.clone()) } else { Value::Null }}),
+        &crate::console::app_json::site_public_json(&state, &site),
     ))
 }
 

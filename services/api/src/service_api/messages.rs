@@ -226,6 +226,37 @@ async fn app_feedbacks(state: AppState, req: Request<Body>) -> HandlerResult {
     Ok(body::json(StatusCode::OK, &json!({"data": data})))
 }
 
+/// Whether an app has suggested questions after answers switched on.
+pub fn suggestions_enabled(app: &crate::runtime::LoadedApp) -> bool {
+    app.features()
+        .and_then(|f| f.get("suggested_questions_after_answer"))
+        .and_then(|s| s.get("enabled"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Follow-up questions for a message, from the app's model and the turns up to it (none
+/// when the model is not configured).
+pub async fn suggestions(
+    state: &AppState,
+    app: &crate::runtime::LoadedApp,
+    msg: &MessageRow,
+) -> Result<Vec<String>, weir_layers::BoxError> {
+    let Some(spec) = app.model() else {
+        return Ok(Vec::new());
+    };
+    let Ok(client) = state.providers().get(&spec.provider, &spec.name) else {
+        return Ok(Vec::new());
+    };
+    let mut turns = state
+        .store()
+        .history(&msg.conversation_id, &crate::util::new_id(), 3)
+        .await?;
+    turns.retain(|m| m.created_at <= msg.created_at);
+    let turns: Vec<(String, String)> = turns.into_iter().map(|m| (m.query, m.answer)).collect();
+    Ok(naming::suggest_questions(&*client, &spec.name, &turns).await)
+}
+
 async fn suggested(state: AppState, req: Request<Body>) -> HandlerResult {
     let message_id = path_param(&req, "message_id").to_lowercase();
     let app = current_app(&state, &req).await?;
@@ -238,32 +269,10 @@ async fn suggested(state: AppState, req: Request<Body>) -> HandlerResult {
         .message(&app.row.id, &user.id, &message_id)
         .await?
         .ok_or_else(|| ServiceError::not_found(messages::MESSAGE_NOT_EXISTS))?;
-    let enabled = app
-        .features()
-        .and_then(|f| f.get("suggested_questions_after_answer"))
-        .and_then(|s| s.get("enabled"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if !enabled {
+    if !suggestions_enabled(&app) {
         return Err(ServiceError::BadRequest("Suggested Questions Is Disabled.".into()).into());
     }
-    let model = app.model();
-    let questions = match model {
-        Some(spec) => match state.providers().get(&spec.provider, &spec.name) {
-            Ok(client) => {
-                let mut turns = state
-                    .store()
-                    .history(&msg.conversation_id, &crate::util::new_id(), 3)
-                    .await?;
-                turns.retain(|m| m.created_at <= msg.created_at);
-                let turns: Vec<(String, String)> =
-                    turns.into_iter().map(|m| (m.query, m.answer)).collect();
-                naming::suggest_questions(&*client, &spec.name, &turns).await
-            }
-            Err(_) => Vec::new(),
-        },
-        None => Vec::new(),
-    };
+    let questions = suggestions(&state, &app, &msg).await?;
     Ok(body::json(
         StatusCode::OK,
         &json!({"result": "success", "data": questions}),

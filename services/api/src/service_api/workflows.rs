@@ -9,6 +9,7 @@ use weir_layers::{body, AuthKind, Body, BoxError, RouteMeta, Surface};
 
 use super::chat::{
     blocking_json, body_user, files_list, inputs_object, open_conversation, streaming, ChatBody,
+    Serving,
 };
 use crate::context::{current_app, end_user, int_param, required_user};
 use crate::dsl::AppMode;
@@ -188,6 +189,7 @@ pub async fn start(
             std::sync::Arc::new(tx.clone()),
             turn.envelope.clone(),
             Some(hub),
+            turn.origin.simple,
         );
         let keys = turn.envelope.error_keys();
         events::spawn_producer(tx, keys, async move {
@@ -244,7 +246,7 @@ async fn run_workflow(
     if app.mode != AppMode::Workflow {
         return Err(ServiceError::NotWorkflowApp.into());
     }
-    workflow_turn(state, app, user, body, pinned, Surface::ServiceApi).await
+    workflow_turn(state, app, user, body, pinned, Surface::ServiceApi.into()).await
 }
 
 /// A workflow run from a request body (`inputs`, `response_mode`, `files`) of a caller
@@ -255,7 +257,7 @@ pub async fn workflow_turn(
     user: EndUserRow,
     body: Map<String, Value>,
     pinned: Option<String>,
-    surface: Surface,
+    serving: Serving,
 ) -> HandlerResult {
     let raw = inputs_object(&body)?;
     let stream = streaming(&body)?;
@@ -278,8 +280,9 @@ pub async fn workflow_turn(
         files,
         chat: None,
         run_id,
+        origin: serving.origin,
     };
-    start(state, turn, stream, surface).await
+    start(state, turn, stream, serving.surface).await
 }
 
 async fn run_latest(state: AppState, req: Request<Body>) -> HandlerResult {
@@ -297,7 +300,7 @@ pub async fn advanced_chat(
     app: Arc<LoadedApp>,
     user: EndUserRow,
     body: Map<String, Value>,
-    surface: Surface,
+    serving: Serving,
 ) -> HandlerResult {
     let ChatBody {
         query,
@@ -338,8 +341,9 @@ pub async fn advanced_chat(
             auto_generate_name: auto_name,
         }),
         run_id,
+        origin: serving.origin,
     };
-    start(state, turn, stream, surface).await
+    start(state, turn, stream, serving.surface).await
 }
 
 async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {
