@@ -1,5 +1,5 @@
 //! The operator CLI (docs/OPERATING.md): `serve`, `migrate`, `app …`, `key create`,
-//! `token create`. Errors print one line on stderr and exit non-zero.
+//! `token create`, `account create|reset-password`. Errors print one line on stderr and exit non-zero.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,106 @@ pub enum Command {
     /// Manage `/openapi/v1` bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage console accounts (the password is read from `WEIR_ACCOUNT_PASSWORD`, else
+    /// from one line of standard input; never from the command line).
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+/// `weir account …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create a console account in the workspace; prints its id. The first account is the
+    /// first admin (owner), as the console's setup page makes it.
+    Create {
+        /// E-mail (the login).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Role: owner, admin, editor, normal or dataset_operator.
+        #[arg(long, default_value = "owner")]
+        role: String,
+    },
+    /// Set an account's password.
+    ResetPassword {
+        /// E-mail of the account.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// Roles an account may have.
+pub const ROLES: [&str; 5] = ["owner", "admin", "editor", "normal", "dataset_operator"];
+
+/// The new password: `WEIR_ACCOUNT_PASSWORD`, else the first line of standard input.
+fn read_password() -> Result<String, Box<dyn std::error::Error>> {
+    if let Ok(p) = std::env::var("WEIR_ACCOUNT_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn account_command(config: &Config, cmd: AccountCommand) -> CliResult {
+    use weir_api::console::auth::{hash, new_account};
+    let store = open_store(config).await?;
+    let result: CliResult = async {
+        match cmd {
+            AccountCommand::Create { email, name, role } => {
+                if !ROLES.contains(&role.as_str()) {
+                    return Err(
+                        format!("unknown role {role:?} (one of {})", ROLES.join(", ")).into(),
+                    );
+                }
+                let password = read_password()?;
+                let mut account = new_account(&email, &name, &password, None)?;
+                account.password_hash = hash(password).await.map_err(|e| e.to_string())?;
+                let taken = |e: weir_api::store::StoreError| -> Box<dyn std::error::Error> {
+                    match e {
+                        weir_api::store::StoreError::Conflict(_) => {
+                            format!("an account with e-mail {email} exists").into()
+                        }
+                        other => other.into(),
+                    }
+                };
+                let id = if store.setup_at().await?.is_none() && role == "owner" {
+                    let title = format!("{}'s Workspace", account.name);
+                    store
+                        .setup_first_admin(&account, &title)
+                        .await
+                        .map_err(taken)?
+                } else {
+                    store.insert_account(&account, &role).await.map_err(taken)?
+                };
+                println!("{id}");
+                Ok(())
+            }
+            AccountCommand::ResetPassword { email } => {
+                let account = store
+                    .account_by_email(&email)
+                    .await?
+                    .ok_or_else(|| format!("no account with e-mail {email}"))?;
+                let password = read_password()?;
+                if !weir_api::runtime::accounts::password_ok(&password) {
+                    return Err(weir_api::runtime::accounts::PASSWORD_RULE.into());
+                }
+                let hashed = hash(password).await.map_err(|e| e.to_string())?;
+                store
+                    .update_account(
+                        &account.id,
+                        &weir_api::store::ProfileChange::PasswordHash(hashed),
+                    )
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// `weir app …`.
@@ -130,6 +230,7 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::App(cmd) => app_command(&config, cmd).await,
+        Command::Account(cmd) => account_command(&config, cmd).await,
         Command::Key(KeyCommand::Create { app_id, knowledge }) => {
             let store = open_store(&config).await?;
             let key = match (app_id, knowledge) {

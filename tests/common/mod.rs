@@ -349,13 +349,35 @@ pub async fn status_json(res: reqwest::Response) -> (u16, serde_json::Value) {
 
 /// Runs the `weir` binary with `WEIR_DATABASE_URL=db_url` in `dir`: (exit ok, stdout, stderr).
 pub fn weir_cli(db_url: &str, dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+    weir_cli_with(db_url, dir, args, "")
+}
+
+/// [`weir_cli`] with `stdin` as standard input.
+pub fn weir_cli_with(
+    db_url: &str,
+    dir: &Path,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(args)
         .current_dir(dir)
         .env("WEIR_DATABASE_URL", db_url)
         .env_remove("WEIR_CONFIG")
-        .output()
+        .env_remove("WEIR_ACCOUNT_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run weir");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("weir exits");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

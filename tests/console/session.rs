@@ -451,3 +451,135 @@ async fn the_console_origin_gets_cors_with_credentials() {
         .unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn the_operator_cli_creates_accounts_and_resets_passwords() {
+    let server = TestServer::start().await;
+    let dir = common::TempDir::new();
+    let url = &server.db.url;
+    let (ok, out, err) = common::weir_cli_with(
+        url,
+        &dir.0,
+        &[
+            "account",
+            "create",
+            "--email",
+            "Ops@Example.com",
+            "--name",
+            "Ops",
+        ],
+        "ops-pass-123\n",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.trim().len(), 36, "prints the id: {out}");
+    assert!(!out.contains("ops-pass-123") && !err.contains("ops-pass-123"));
+    // The first account is the setup's owner.
+    let mut b = Browser::new(&server);
+    assert_eq!(b.get("/setup").await.1["step"], "finished");
+    assert_eq!(b.login("ops@example.com", "ops-pass-123").await.status, 200);
+    let (_, ws) = b.post("/workspaces/current", json!({})).await;
+    assert_eq!(
+        (ws["role"].as_str(), ws["name"].as_str()),
+        (Some("owner"), Some("Ops's Workspace"))
+    );
+    let (ok, _, err) = common::weir_cli_with(
+        url,
+        &dir.0,
+        &[
+            "account",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Again",
+        ],
+        "ops-pass-123\n",
+    );
+    assert!(!ok && err.contains("exists"), "{err}");
+    let (ok, _, err) = common::weir_cli_with(
+        url,
+        &dir.0,
+        &[
+            "account",
+            "create",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--role",
+            "king",
+        ],
+        "pw-123456\n",
+    );
+    assert!(!ok && err.contains("unknown role"), "{err}");
+    let (ok, _, err) = common::weir_cli_with(
+        url,
+        &dir.0,
+        &[
+            "account",
+            "create",
+            "--email",
+            "ed@example.com",
+            "--name",
+            "Ed",
+            "--role",
+            "editor",
+        ],
+        "short\n",
+    );
+    assert!(!ok && err.contains("letters and numbers"), "{err}");
+    let (ok, _, err) = common::weir_cli_with(
+        url,
+        &dir.0,
+        &[
+            "account",
+            "create",
+            "--email",
+            "ed@example.com",
+            "--name",
+            "Ed",
+            "--role",
+            "editor",
+        ],
+        "editor-pass-1\n",
+    );
+    assert!(ok, "{err}");
+    let mut ed = Browser::new(&server);
+    assert_eq!(
+        ed.login("ed@example.com", "editor-pass-1").await.status,
+        200
+    );
+    assert_eq!(
+        ed.post("/workspaces/current", json!({})).await.1["role"],
+        "editor"
+    );
+
+    let (ok, _, err) = common::weir_cli_with(
+        url,
+        &dir.0,
+        &["account", "reset-password", "--email", "ops@example.com"],
+        "new-pass-456\n",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        Browser::new(&server)
+            .login("ops@example.com", "ops-pass-123")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        Browser::new(&server)
+            .login("ops@example.com", "new-pass-456")
+            .await
+            .status,
+        200
+    );
+    let (ok, _, err) = common::weir_cli_with(
+        url,
+        &dir.0,
+        &["account", "reset-password", "--email", "nobody@example.com"],
+        "new-pass-456\n",
+    );
+    assert!(!ok && err.contains("no account"), "{err}");
+}

@@ -20,6 +20,7 @@ pub mod service_api;
 pub mod sessions;
 pub mod state;
 pub mod system;
+pub mod web;
 
 pub use state::AppState;
 pub use weir_core::error::ServiceError;
@@ -103,5 +104,6 @@ pub fn routes(state: &AppState) -> Vec<Route> {
     routes.extend(openapi::routes(state));
     routes.extend(datasets::routes(state));
     routes.extend(console::routes(state));
+    routes.extend(web::routes(state));
     routes
 }
