@@ -351,6 +351,28 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// An error on its way out to which a layer it passed has added response headers (CORS):
+/// the error layer renders `error` as it would alone, then sets `headers`.
+#[derive(Debug)]
+pub struct WithHeaders {
+    /// The error itself.
+    pub error: crate::BoxError,
+    /// Headers for the answer rendered from it.
+    pub headers: HeaderMap,
+}
+
+impl fmt::Display for WithHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for WithHeaders {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
 /// Marker put in the extensions of every error response, naming its code.
 #[derive(Clone, Debug)]
 pub struct ErrorInfo {

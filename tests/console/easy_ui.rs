@@ -37,6 +37,13 @@ async fn the_model_selector_shows_the_configured_providers() {
     let p = &providers["data"][0];
     assert_eq!(p["provider"], "langgenius/openai/openai");
     assert_eq!(p["custom_configuration"]["status"], "active");
+    // The selector calls a provider without an active credential "Configure required".
+    let config = &p["custom_configuration"];
+    assert_eq!(config["current_credential_name"], "weir.toml");
+    assert_eq!(
+        config["available_credentials"][0]["credential_id"],
+        config["current_credential_id"]
+    );
     assert_eq!(p["supported_model_types"], json!(["llm"]));
     let (_, none) = b
         .get("/workspaces/current/model-providers?model_type=rerank")

@@ -450,6 +450,21 @@ async fn the_console_origin_gets_cors_with_credentials() {
         .await
         .unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
+    // A refusal must be readable too: the console reacts to a 401 by refreshing its session,
+    // which it cannot do if the browser hides the answer.
+    let res = server
+        .client
+        .get(server.url("/console/api/account/profile"))
+        .header("origin", "http://127.0.0.1:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:3000"
+    );
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
 }
 
 #[tokio::test]

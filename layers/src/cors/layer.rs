@@ -2,6 +2,7 @@ use http::HeaderValue;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, Any};
 
+use super::service::Park;
 use super::{Cors, BROWSER_HEADERS, BROWSER_METHODS, EXPOSED_HEADERS};
 
 /// Applies the public or the browser CORS policy by surface (see the module docs).
@@ -48,8 +49,8 @@ impl<S: Clone> Layer<S> for CorsLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         Cors {
-            public: self.public.layer(inner.clone()),
-            browser: self.browser.layer(inner),
+            public: self.public.layer(Park(inner.clone())),
+            browser: self.browser.layer(Park(inner)),
         }
     }
 }

@@ -4,13 +4,17 @@
 //! from the console's and web app's own origins.
 //!
 //! Both policies are tower-http's `CorsLayer`; [`CorsLayer`] picks one per request by its
-//! [`Surface`](crate::Surface).
+//! [`Surface`](crate::Surface). Errors from inside get the policy's headers too (a browser
+//! must be able to read a 401): they leave wrapped in [`WithHeaders`](crate::error::WithHeaders)
+//! for the error layer to render.
 
+mod future;
 mod layer;
 mod service;
 
+pub use future::{ParkFuture, ResponseFuture};
 pub use layer::CorsLayer;
-pub use service::Cors;
+pub use service::{Cors, Park};
 
 use http::{HeaderName, Method};
 
@@ -113,5 +117,34 @@ mod tests {
                 .unwrap();
             assert!(res.headers().get("access-control-allow-origin").is_none());
         }
+    }
+
+    #[tokio::test]
+    async fn an_error_from_inside_carries_the_policy_headers() {
+        use crate::errors::{no_domain_errors, ErrorMapLayer};
+        let refuse = |_req: http::Request<Body>| async {
+            Err::<http::Response<Body>, crate::BoxError>(Box::new(crate::HttpError::unauthorized(
+                "Invalid token.",
+            )))
+        };
+        let svc = ErrorMapLayer::new(no_domain_errors)
+            .layer(CorsLayer::new(&["http://127.0.0.1:3000".into()]).layer(service_fn(refuse)));
+        let res = svc
+            .oneshot(request(
+                "GET",
+                "/console/api/account/profile",
+                "http://127.0.0.1:3000",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(
+            res.headers()["access-control-allow-origin"],
+            "http://127.0.0.1:3000"
+        );
+        assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+        assert!(res.headers().contains_key("www-authenticate"));
+        let body = crate::test_helpers::json(res).await;
+        assert_eq!(body["code"], "unauthorized");
     }
 }

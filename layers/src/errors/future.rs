@@ -2,10 +2,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::Response;
+use http::{HeaderMap, Response};
 use pin_project::pin_project;
 
 use super::{rescue_or_internal, Translate};
+use crate::error::WithHeaders;
 use crate::{request_id::RequestId, Body, BoxError, Surface};
 
 /// Response future of [`super::ErrorMap`].
@@ -30,14 +31,21 @@ where
         match ready!(this.inner.poll(cx)) {
             Ok(res) => Poll::Ready(Ok(res)),
             Err(err) => {
-                let err: BoxError = err.into();
+                let (err, headers) = match err.into().downcast::<WithHeaders>() {
+                    Ok(with) => (with.error, with.headers),
+                    Err(err) => (err, HeaderMap::new()),
+                };
                 let id = this
                     .request_id
                     .as_ref()
                     .map(RequestId::as_str)
                     .unwrap_or("");
                 let http = rescue_or_internal(&*err, *this.translate, *this.surface, id);
-                Poll::Ready(Ok(http.into_response(*this.surface)))
+                let mut res = http.into_response(*this.surface);
+                for (name, value) in &headers {
+                    res.headers_mut().append(name, value.clone());
+                }
+                Poll::Ready(Ok(res))
             }
         }
     }

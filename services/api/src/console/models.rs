@@ -151,6 +151,14 @@ fn provider_in_path(req: &Request<Body>) -> String {
     }
 }
 
+/// The name the console shows for a provider's credential: it lives in the config.
+const CREDENTIAL_NAME: &str = "weir.toml";
+
+/// A stable id for a provider's configured credential.
+fn credential_id(provider: &str) -> String {
+    format!("config-{provider}")
+}
+
 async fn providers(state: AppState, req: Request<Body>) -> HandlerResult {
     let caller = Caller::of(&req)?;
     let kind = query_param(&query_pairs(&req), "model_type").filter(|k| !k.is_empty());
@@ -176,8 +184,13 @@ async fn providers(state: AppState, req: Request<Body>) -> HandlerResult {
                 "configurate_methods": ["customizable-model"],
                 "provider_credential_schema": null, "model_credential_schema": null,
                 "preferred_provider_type": "custom",
-                "custom_configuration": {"status": "active", "current_credential_id": null,
-                    "current_credential_name": null, "available_credentials": null,
+                // The one credential is the operator's config table: the selector shows it as
+                // the provider's active key.
+                "custom_configuration": {"status": "active",
+                    "current_credential_id": credential_id(name),
+                    "current_credential_name": CREDENTIAL_NAME,
+                    "available_credentials": [{"credential_id": credential_id(name),
+                        "credential_name": CREDENTIAL_NAME}],
                     "custom_models": models, "can_added_models": null},
                 "system_configuration": {"enabled": false, "current_quota_type": null,
                     "quota_configurations": []}});
