@@ -10,6 +10,7 @@ mod dsl_files;
 mod easy_ui;
 mod logs;
 mod session;
+mod statics;
 mod web_app;
 
 use common::console::{admin, Browser, ADMIN_EMAIL, ADMIN_PASSWORD};
