@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Each domain crate's tier: a crate may depend only on crates of a lower tier.
-const TIERS: [(&str, u8); 11] = [
+const TIERS: [(&str, u8); 12] = [
     ("weir-core", 0),
     ("weir-store", 1),
     ("weir-providers", 1),
@@ -20,6 +20,7 @@ const TIERS: [(&str, u8); 11] = [
     ("weir-runtime", 3),
     ("weir-layers", 3),
     ("weir-api", 4),
+    ("weir-redis", 4),
     ("weir", 5),
 ];
 
