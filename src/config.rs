@@ -54,8 +54,10 @@ pub struct Config {
     pub bind: String,
     /// `sqlite://…` (default) or `postgres://…`.
     pub database_url: String,
-    /// Redis for coordination across instances (refused at startup until supported).
+    /// Redis for coordination across instances (`redis://…`); empty for one process.
     pub redis_url: String,
+    /// Prefix of every key weir writes to Redis (instances of one deployment share it).
+    pub redis_prefix: String,
     /// Tracing filter (`info`, `weir=debug,warn`, …).
     pub log: String,
     /// Log format.
@@ -78,6 +80,7 @@ impl Default for Config {
             bind: "127.0.0.1:5001".into(),
             database_url: "sqlite://weir.db".into(),
             redis_url: String::new(),
+            redis_prefix: "weir:".into(),
             log: "info".into(),
             log_format: LogFormat::Text,
             metrics_bind: String::new(),
@@ -152,11 +155,15 @@ impl Config {
             })?;
         weir_api::net::Outbound::new(&config.services.network).map_err(ConfigError::Invalid)?;
         if !config.redis_url.is_empty() {
-            return Err(ConfigError::Invalid(
-                "redis_url: Redis coordination is not built yet; weir coordinates within one \
-                 process. Leave redis_url empty and run one instance"
-                    .into(),
-            ));
+            weir_redis::Redis::check_url(&config.redis_url)
+                .map_err(|e| ConfigError::Invalid(format!("redis_url: {e}")))?;
+            if config.services.secret_key.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "secret_key: instances that share a Redis must share one secret_key (it signs \
+                     sessions and file URLs and seals secrets); set it when redis_url is set"
+                        .into(),
+                ));
+            }
         }
         Ok(config)
     }
@@ -248,10 +255,16 @@ mod tests {
 
     #[test]
     fn keys_that_would_do_nothing_are_refused() {
-        let err = Config::from_parts("redis_url = \"redis://127.0.0.1:6379\"\n", env(&[]))
+        let err = Config::from_parts("redis_url = \"http://127.0.0.1:6379\"\n", env(&[]))
             .unwrap_err()
             .to_string();
         assert!(err.contains("redis_url"), "{err}");
+        let err = Config::from_parts("redis_url = \"redis://127.0.0.1:6379\"\n", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("secret_key"), "{err}");
+        let shared = "redis_url = \"redis://127.0.0.1:6379\"\nsecret_key = \"s\"\n";
+        assert!(Config::from_parts(shared, env(&[])).is_ok());
         let err = Config::from_parts("[network]\nallowed_addresses = [\"nope\"]\n", env(&[]))
             .unwrap_err()
             .to_string();

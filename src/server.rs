@@ -19,6 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::util::BoxCloneSyncService;
 use tower::Service;
+use weir_api::state::Shared;
 use weir_api::store::Store;
 use weir_api::AppState;
 use weir_api::Route;
@@ -41,6 +42,9 @@ pub enum ServeError {
     /// The route table is invalid.
     #[error(transparent)]
     Route(#[from] crate::router::RouteError),
+    /// Redis is unavailable.
+    #[error("redis: {0}")]
+    Redis(#[from] weir_api::coordination::CoordError),
     /// The listener failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -49,6 +53,19 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// What this instance shares: Redis when `redis_url` is set, else its own memory.
+async fn shared_of(config: &Config) -> Result<Shared, ServeError> {
+    if config.redis_url.is_empty() {
+        return Ok(Shared::local());
+    }
+    let redis = weir_redis::Redis::connect(&config.redis_url, &config.redis_prefix).await?;
+    Ok(Shared {
+        coord: weir_redis::RedisCoordination::start(redis.clone()),
+        rates: Arc::new(weir_redis::RedisRateCounter::new(redis.clone())),
+        slots: Arc::new(weir_redis::RedisSlotStore::new(redis)),
+    })
 }
 
 /// Why a request matched no route, in request extensions for the dispatcher.
@@ -196,13 +213,23 @@ impl Server {
     /// Opens the store (running migrations) and prepares the default stack and routes.
     pub async fn new(config: Config) -> Result<Server, ServeError> {
         let store = Store::open_with(&config.database_url, &config.database).await?;
-        Self::with_store(config, store)
+        let shared = shared_of(&config).await?;
+        Self::with_store_shared(config, store, shared)
     }
 
-    /// A server over an already opened store.
+    /// A server over an already opened store, alone (no Redis).
     pub fn with_store(config: Config, store: Store) -> Result<Server, ServeError> {
+        Self::with_store_shared(config, store, Shared::local())
+    }
+
+    /// A server over an already opened store, coordinating through `shared`.
+    pub fn with_store_shared(
+        config: Config,
+        store: Store,
+        shared: Shared,
+    ) -> Result<Server, ServeError> {
         std::fs::create_dir_all(&config.services.data_dir).ok();
-        let state = AppState::new(store, config.services.clone(), Metrics::new());
+        let state = AppState::with_shared(store, config.services.clone(), Metrics::new(), shared);
         let stack = Stack::from_config(&config, &state)?;
         let routes = weir_api::routes(&state);
         Ok(Server {
@@ -243,6 +270,8 @@ impl Server {
             Ok(n) => tracing::info!(count = n, "sealed secret variables stored in clear"),
             Err(e) => tracing::error!(error = %e, "cannot seal stored secret variables"),
         }
+        // Runs left running by an instance that stopped.
+        weir_api::runtime::runlog::reap_orphans(self.state.runtime());
         // Knowledge indexing workers, and documents a previous run left unfinished.
         if let Err(e) = weir_api::knowledge::indexer::start(self.state.knowledge().clone()).await {
             tracing::error!(error = %e, "the knowledge indexer did not start");

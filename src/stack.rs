@@ -18,10 +18,10 @@ use weir_api::AppState;
 use weir_layers::auth::{AuthLayer, FailureThrottle};
 use weir_layers::body_limit::BodyLimitLayer;
 use weir_layers::catch_panic::CatchPanicLayer;
-use weir_layers::concurrency::{AppConcurrencyLayer, MemorySlotStore};
+use weir_layers::concurrency::AppConcurrencyLayer;
 use weir_layers::errors::ErrorMapLayer;
 use weir_layers::metrics::MetricsLayer;
-use weir_layers::rate_limit::{MemoryRateCounter, Rate, RateLimitLayer};
+use weir_layers::rate_limit::{Rate, RateLimitLayer};
 use weir_layers::request_id::RequestIdLayer;
 use weir_layers::timeout::TimeoutLayer;
 use weir_layers::trace::TraceLayer;
@@ -150,10 +150,10 @@ impl Builtins {
             auth: AuthLayer::new(state.authenticator()).with_failure_throttle(
                 FailureThrottle::new(limits.auth_failures_per_minute, Duration::from_secs(60)),
             ),
-            rate_limit: RateLimitLayer::new(rate, Arc::new(MemoryRateCounter::new())),
+            rate_limit: RateLimitLayer::new(rate, state.shared().rates.clone()),
             app_concurrency: AppConcurrencyLayer::new(
                 limits.app_max_active_requests,
-                Arc::new(MemorySlotStore::new()),
+                state.shared().slots.clone(),
             ),
         })
     }

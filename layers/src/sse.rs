@@ -24,6 +24,19 @@ pub fn data_frame(json: &[u8]) -> Bytes {
     buf.freeze()
 }
 
+/// Frames one JSON event with an `id:` line (a position a client can resume after).
+pub fn data_frame_with_id(json: &[u8], id: u64) -> Bytes {
+    let id = id.to_string();
+    let mut buf = BytesMut::with_capacity(json.len() + id.len() + 12);
+    buf.put_slice(b"id: ");
+    buf.put_slice(id.as_bytes());
+    buf.put_slice(b"\n");
+    buf.put_slice(b"data: ");
+    buf.put_slice(json);
+    buf.put_slice(b"\n\n");
+    buf.freeze()
+}
+
 /// Serialises `value` and frames it.
 pub fn event_frame<T: serde::Serialize + ?Sized>(value: &T) -> Bytes {
     let json = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());

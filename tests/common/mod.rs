@@ -2,6 +2,7 @@
 //! the `weir` binary for CLI tests, and SSE parsing.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod console;
 pub mod sse;
 pub mod upstream;

@@ -13,6 +13,12 @@ pub enum Frame {
 pub fn parse(text: &str) -> Vec<Frame> {
     let mut out = Vec::new();
     for block in text.split("\n\n").filter(|b| !b.is_empty()) {
+        // A re-attached stream numbers its events (`id: n`); the number is checked by
+        // [`ids`].
+        let block = match block.strip_prefix("id: ") {
+            Some(rest) => rest.split_once('\n').map_or("", |(_, data)| data),
+            None => block,
+        };
         if block == "event: ping" {
             out.push(Frame::Ping);
         } else if let Some(json) = block.strip_prefix("data: ") {
@@ -28,6 +34,14 @@ pub fn parse(text: &str) -> Vec<Frame> {
         "stream must end after a full frame"
     );
     out
+}
+
+/// The `id:` of each numbered frame of a stream.
+pub fn ids(text: &str) -> Vec<u64> {
+    text.split("\n\n")
+        .filter_map(|b| b.strip_prefix("id: "))
+        .filter_map(|rest| rest.split('\n').next()?.parse().ok())
+        .collect()
 }
 
 /// The data events of a stream.

@@ -12,7 +12,7 @@ use rand::Rng;
 use weir_layers::auth::{
     messages as auth_messages, AuthContext, Authenticate, Credential, Presented,
 };
-use weir_layers::rate_limit::{MemoryRateCounter, Rate, RateCounter};
+use weir_layers::rate_limit::{Rate, RateCounter};
 use weir_layers::{AuthKind, BoxError, BoxFuture, HttpError, MatchedRoute};
 
 use crate::runtime::accounts::TokenSigner;
@@ -220,20 +220,25 @@ pub struct Authenticator {
     cache: RwLock<HashMap<String, (Cached, Instant)>>,
     ttl: Duration,
     token_rate: Rate,
-    token_counter: MemoryRateCounter,
+    token_counter: Arc<dyn RateCounter>,
 }
 
 impl Authenticator {
     /// An authenticator over `store` (`token_rate`: per-token limit, `0/m` = off) that
     /// checks console sessions and passports with `tokens`.
-    pub fn new(store: Store, tokens: TokenSigner, token_rate: Rate) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        tokens: TokenSigner,
+        token_rate: Rate,
+        token_counter: Arc<dyn RateCounter>,
+    ) -> Arc<Self> {
         Arc::new(Authenticator {
             store,
             tokens,
             cache: RwLock::new(HashMap::new()),
             ttl: AUTH_CACHE_TTL,
             token_rate,
-            token_counter: MemoryRateCounter::new(),
+            token_counter,
         })
     }
 
@@ -463,6 +468,7 @@ mod tests {
                 store.clone(),
                 TokenSigner::new(b"test"),
                 Rate::new(0, Duration::from_secs(60)),
+                Arc::new(weir_layers::rate_limit::MemoryRateCounter::new()),
             );
             let ctx = auth.resolve(AuthKind::AppKey, &key).await.unwrap();
             assert_eq!(ctx.app_id.as_deref(), Some(app.as_str()));

@@ -178,6 +178,15 @@ pub fn translate(err: &(dyn Error + 'static), surface: Surface) -> Option<HttpEr
             _ => None,
         };
     }
+    if err.is::<weir_core::coordination::CoordError>() {
+        // The shared store is down: like a busy database, worth a retry.
+        return Some(
+            HttpError::status(StatusCode::SERVICE_UNAVAILABLE, messages::BUSY).with_header(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(BUSY_RETRY_AFTER_S),
+            ),
+        );
+    }
     if let Some(e) = err.downcast_ref::<DslError>() {
         return Some(HttpError::new(
             StatusCode::BAD_REQUEST,

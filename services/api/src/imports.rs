@@ -3,7 +3,7 @@
 //! newer than weir's, parked for ten minutes until confirmed), 400 `failed` with the reason
 //! in `error` — and the fetch of a `yaml_url`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::json;
@@ -117,13 +117,15 @@ pub async fn import_text(
         }
         Err(ImportError::Dsl(DslError::VersionNewer(version))) => {
             let app_id = options.app_id.clone();
-            let pending = state.pending_imports().park(PendingImport {
-                workspace_id: workspace_id.to_owned(),
-                text,
-                options,
-                version: version.clone(),
-                at: Instant::now(),
-            });
+            let pending = state
+                .pending_imports()
+                .park(&PendingImport {
+                    workspace_id: workspace_id.to_owned(),
+                    text,
+                    options,
+                    version: version.clone(),
+                })
+                .await?;
             Ok(ImportBody {
                 id: pending,
                 status: "pending",
@@ -151,6 +153,7 @@ pub async fn confirm(
     let Some(pending) = state
         .pending_imports()
         .take(&import_id)
+        .await?
         .filter(|p| p.workspace_id == workspace_id)
     else {
         return Ok(ImportBody::failed(

@@ -23,6 +23,7 @@ pub mod system;
 pub mod web;
 
 pub use state::AppState;
+pub use weir_core::coordination;
 pub use weir_core::error::ServiceError;
 pub use weir_core::files;
 pub use weir_core::settings::{self, Settings};

@@ -2,7 +2,13 @@
 //! `state.store()`, `state.app(id)` and so on), and what only the HTTP side has — the
 //! metrics registry and the authenticator of the auth layer.
 
+use std::sync::Weak;
+
+use futures_util::StreamExt;
 use std::sync::Arc;
+use weir_core::coordination::{Coordination, Local, Notice};
+use weir_layers::concurrency::{MemorySlotStore, SlotStore};
+use weir_layers::rate_limit::{MemoryRateCounter, RateCounter};
 
 use weir_layers::metrics::Metrics;
 use weir_runtime::Runtime;
@@ -19,6 +25,45 @@ pub struct AppState {
     runtime: Arc<Runtime>,
     metrics: Metrics,
     authenticator: Arc<Authenticator>,
+    shared: Shared,
+}
+
+/// What instances share: coordination, rate windows and app slots — in memory for one
+/// process ([`Shared::local`]), in Redis for several.
+#[derive(Clone)]
+pub struct Shared {
+    /// Leases, notices, parked values, run logs.
+    pub coord: Arc<dyn Coordination>,
+    /// Rate windows (per key, per token).
+    pub rates: Arc<dyn RateCounter>,
+    /// App slots (`app_max_active_requests`).
+    pub slots: Arc<dyn SlotStore>,
+}
+
+impl Shared {
+    /// One process's own.
+    pub fn local() -> Shared {
+        Shared {
+            coord: Local::new(),
+            rates: Arc::new(MemoryRateCounter::new()),
+            slots: Arc::new(MemorySlotStore::new()),
+        }
+    }
+}
+
+/// Drops cached credentials that another instance revoked.
+async fn follow_revocations(coord: Arc<dyn Coordination>, authenticator: Weak<Authenticator>) {
+    let mut notices = coord.notices();
+    while let Some(notice) = notices.next().await {
+        let Some(auth) = authenticator.upgrade() else {
+            return;
+        };
+        match notice {
+            Notice::Revoke { token_id: Some(id) } => auth.forget_token_id(&id),
+            Notice::Revoke { token_id: None } => auth.forget_all(),
+            Notice::Stop { .. } => {}
+        }
+    }
 }
 
 /// Model-call latencies go to the metrics registry.
@@ -31,8 +76,13 @@ impl weir_core::model::UpstreamMetrics for UpstreamLatency {
 }
 
 impl AppState {
-    /// State over an opened store.
+    /// State over an opened store, for one process.
     pub fn new(store: Store, settings: Settings, metrics: Metrics) -> Self {
+        Self::with_shared(store, settings, metrics, Shared::local())
+    }
+
+    /// State over an opened store, coordinating through `shared`.
+    pub fn with_shared(store: Store, settings: Settings, metrics: Metrics, shared: Shared) -> Self {
         let token_rate = settings
             .limits
             .openapi_rate_limit_per_token
@@ -46,12 +96,55 @@ impl AppState {
             settings,
             Arc::new(UpstreamLatency(metrics.clone())),
             crate::error::describe,
+            shared.coord.clone(),
         );
-        let authenticator = Authenticator::new(store, runtime.tokens().clone(), token_rate);
+        let authenticator = Authenticator::new(
+            store,
+            runtime.tokens().clone(),
+            token_rate,
+            shared.rates.clone(),
+        );
+        if shared.coord.is_shared() {
+            tokio::spawn(follow_revocations(
+                shared.coord.clone(),
+                Arc::downgrade(&authenticator),
+            ));
+        }
         AppState {
             runtime,
             metrics,
             authenticator,
+            shared,
+        }
+    }
+
+    /// What this instance shares with the others.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Revokes a token at once here, and within a notice's flight on every instance.
+    pub async fn revoke_token(&self, token_id: &str) {
+        self.authenticator.forget_token_id(token_id);
+        self.announce(Notice::Revoke {
+            token_id: Some(token_id.to_owned()),
+        })
+        .await;
+    }
+
+    /// Drops every cached credential here and on every instance (a key deleted, an API
+    /// switched off).
+    pub async fn revoke_all(&self) {
+        self.authenticator.forget_all();
+        self.announce(Notice::Revoke { token_id: None }).await;
+    }
+
+    async fn announce(&self, notice: Notice) {
+        if self.shared.coord.is_shared() {
+            if let Err(e) = self.shared.coord.notify(&notice).await {
+                // Other instances still drop the credential within their cache's TTL.
+                tracing::error!(error = %e, "cannot tell the other instances of a revocation");
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! App management shared by the CLI and `/openapi/v1`: import from DSL, export, delete.
 
 use serde_json::Value;
+use weir_core::coordination::CoordError;
 
 use crate::config::enabled_agent_tools;
 use crate::dsl::{self, Dsl, DslError, ImportStatus};
@@ -26,7 +27,7 @@ pub enum ImportError {
 pub const PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A DSL import parked until confirmed (its version is newer than weir's).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PendingImport {
     /// Workspace.
     pub workspace_id: String,
@@ -36,30 +37,33 @@ pub struct PendingImport {
     pub options: ImportOptions,
     /// The file's version.
     pub version: String,
-    /// When it was parked.
-    pub at: std::time::Instant,
 }
 
-/// Imports waiting for confirmation, by import id.
-#[derive(Default)]
+/// Imports waiting for confirmation, by import id, parked where every instance finds them.
 pub struct PendingImports {
-    map: std::sync::Mutex<std::collections::HashMap<String, PendingImport>>,
+    coord: std::sync::Arc<dyn weir_core::coordination::Coordination>,
 }
 
 impl PendingImports {
-    /// Parks an import; returns its id.
-    pub fn park(&self, p: PendingImport) -> String {
+    /// Pending imports kept by `coord`.
+    pub fn new(coord: std::sync::Arc<dyn weir_core::coordination::Coordination>) -> Self {
+        PendingImports { coord }
+    }
+
+    /// Parks an import for [`PENDING_TTL`]; returns its id.
+    pub async fn park(&self, p: &PendingImport) -> Result<String, CoordError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, v| v.at.elapsed() < PENDING_TTL);
-        map.insert(id.clone(), p);
-        id
+        let value = serde_json::to_string(p).map_err(|e| CoordError(e.to_string()))?;
+        self.coord
+            .park(&format!("import:{id}"), value, PENDING_TTL)
+            .await?;
+        Ok(id)
     }
 
     /// Takes a parked import that has not expired.
-    pub fn take(&self, id: &str) -> Option<PendingImport> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(id).filter(|p| p.at.elapsed() < PENDING_TTL)
+    pub async fn take(&self, id: &str) -> Result<Option<PendingImport>, CoordError> {
+        let found = self.coord.take(&format!("import:{id}")).await?;
+        Ok(found.and_then(|v| serde_json::from_str(&v).ok()))
     }
 }
 
@@ -145,7 +149,7 @@ pub fn validate_with(text: &str, tools: &ToolRegistry, allow_newer: bool) -> Res
 }
 
 /// Overrides of an import (`/openapi/v1` import requests).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImportOptions {
     /// Name.
     pub name: Option<String>,

@@ -29,7 +29,13 @@ async fn state() -> (Arc<Runtime>, ScratchDb) {
     };
     settings.code.timeout_s = 3;
     (
-        Runtime::new(db.store.clone(), settings, Arc::new(NoMetrics), describe),
+        Runtime::new(
+            db.store.clone(),
+            settings,
+            Arc::new(NoMetrics),
+            describe,
+            weir_core::coordination::Local::new(),
+        ),
         db,
     )
 }

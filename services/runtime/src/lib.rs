@@ -3,7 +3,7 @@
 //! and their tools) and workflow-based apps (workflow, chatflow runs and their persistence) —
 //! plus what they need around them: DSL import and export ([`dsl`], [`apps`]), file
 //! resolution ([`files`]), tools ([`tools`]), secrets at rest ([`secrets`]), stop flags
-//! ([`tasks`]) and re-attachable run streams ([`hub`]). [`Runtime`] holds it together; the
+//! ([`tasks`]) and re-attachable run streams ([`runlog`]). [`Runtime`] holds it together; the
 //! api crate builds one and calls into it. It knows no HTTP.
 #![warn(missing_docs)]
 
@@ -15,11 +15,11 @@ pub mod config;
 pub mod dsl;
 pub mod events;
 pub mod files;
-pub mod hub;
 pub mod loaded;
 pub mod moderation;
 pub mod naming;
 pub mod prompt;
+pub mod runlog;
 pub mod secrets;
 pub mod service;
 pub mod tasks;

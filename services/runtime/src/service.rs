@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use weir_core::coordination::Coordination;
 
 use weir_core::model::UpstreamMetrics;
 use weir_core::settings::Settings;
@@ -20,7 +21,6 @@ use weir_store::{EndUserRow, LocalBlobs, Store, StoreError};
 use crate::accounts::TokenSigner;
 use crate::apps::PendingImports;
 use crate::files::FileService;
-use crate::hub::RunHub;
 use crate::loaded::{AppCache, LoadedApp};
 use crate::secrets::Secrets;
 use crate::tasks::TaskRegistry;
@@ -42,7 +42,7 @@ pub struct Runtime {
     blobs: Arc<LocalBlobs>,
     run_env: Arc<RunEnv>,
     tasks: Arc<TaskRegistry>,
-    hub: Arc<RunHub>,
+    coord: Arc<dyn Coordination>,
     apps: AppCache,
     end_users: RwLock<HashMap<(String, String), EndUserRow>>,
     pending_imports: PendingImports,
@@ -60,6 +60,7 @@ impl Runtime {
         settings: Settings,
         metrics: Arc<dyn UpstreamMetrics>,
         describe: Describe,
+        coord: Arc<dyn Coordination>,
     ) -> Arc<Runtime> {
         let outbound = Outbound::new(&settings.network).unwrap_or_else(|e| {
             // The config loader refuses such settings; a library caller gets the strict default.
@@ -104,11 +105,11 @@ impl Runtime {
             knowledge,
             blobs,
             run_env,
-            tasks: Arc::new(TaskRegistry::default()),
-            hub: Arc::default(),
+            tasks: TaskRegistry::new(coord.clone()),
+            pending_imports: PendingImports::new(coord.clone()),
+            coord,
             apps: AppCache::default(),
             end_users: RwLock::new(HashMap::new()),
-            pending_imports: Default::default(),
             secret_key,
             secrets,
             tokens,
@@ -161,9 +162,10 @@ impl Runtime {
         &self.tasks
     }
 
-    /// Live streams of running workflow runs.
-    pub fn run_hub(&self) -> &Arc<RunHub> {
-        &self.hub
+    /// What this instance shares with the others (or keeps alone): leases, notices,
+    /// parked values and run logs.
+    pub fn coord(&self) -> &Arc<dyn Coordination> {
+        &self.coord
     }
 
     /// DSL imports waiting for confirmation.

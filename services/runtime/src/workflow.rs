@@ -34,32 +34,32 @@ pub struct StreamSink {
     tx: Arc<dyn StreamOut>,
     envelope: FlowEnvelope,
     closed: AtomicBool,
-    hub: Option<super::hub::HubHandle>,
+    log: Option<super::runlog::RunLog>,
     simple: bool,
 }
 
 impl StreamSink {
-    /// A sink writing to `tx` with this envelope, and to the run hub when given; `simple`:
+    /// A sink writing to `tx` with this envelope, and to the run's log when given; `simple`:
     /// the web app's format, where node events carry no inputs, outputs or process data.
     pub fn new(
         tx: Arc<dyn StreamOut>,
         envelope: FlowEnvelope,
-        hub: Option<super::hub::HubHandle>,
+        log: Option<super::runlog::RunLog>,
         simple: bool,
     ) -> Arc<Self> {
         Arc::new(StreamSink {
             tx,
             envelope,
             closed: AtomicBool::new(false),
-            hub,
+            log,
             simple,
         })
     }
 
     /// Sends an event unless the client left.
     pub async fn send(&self, event: bytes::Bytes) {
-        if let Some(hub) = &self.hub {
-            hub.publish(&event);
+        if let Some(log) = &self.log {
+            log.append(&event).await;
         }
         if self.closed.load(Ordering::Relaxed) {
             return;

@@ -162,6 +162,35 @@ impl Store {
         Ok(())
     }
 
+    /// Runs still marked running that started before `before` (Unix seconds), oldest
+    /// first, at most `limit`.
+    pub async fn running_runs(&self, before: i64, limit: i64) -> Result<Vec<WorkflowRunRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM workflow_runs r WHERE r.status = 'running' AND r.created_at < $1 \
+             ORDER BY r.created_at LIMIT $2"
+        ))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(run_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Marks a run that is still running as failed with `error`; false when it had ended.
+    pub async fn fail_running_run(&self, id: &str, error: &str, finished_at: i64) -> Result<bool> {
+        let changed = self
+            .apply(vec![Stmt::new(
+                "UPDATE workflow_runs SET status = 'failed', error = $1, finished_at = $2, \
+                 elapsed_time = CAST($2 - created_at AS DOUBLE PRECISION) WHERE id = $3 AND status = 'running'",
+                crate::vals![error, finished_at, id],
+            )])
+            .await?;
+        Ok(changed.first().copied().unwrap_or(0) > 0)
+    }
+
     /// A run of an app.
     pub async fn run(&self, app_id: &str, id: &str) -> Result<Option<WorkflowRunRow>> {
         let r = sqlx::query(&format!(

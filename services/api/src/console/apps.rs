@@ -395,7 +395,7 @@ async fn delete(state: AppState, req: Request<Body>) -> HandlerResult {
     state.store().delete_app(&app.row.id).await?;
     state.forget_app(&app.row.id);
     // Its keys stop working at once on this instance.
-    state.authenticator().forget_all();
+    state.revoke_all().await;
     Ok(no_content())
 }
 

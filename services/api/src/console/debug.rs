@@ -124,7 +124,10 @@ async fn stop(state: AppState, req: Request<Body>, modes: &[AppMode]) -> Handler
     let (caller, app) = caller_and_app(&state, &req).await?;
     require_modes(&app, modes)?;
     let user = console_user(&state, &caller, &app).await?;
-    state.tasks().stop(&task_id, &app.row.id, Some(&user.id));
+    state
+        .tasks()
+        .stop(&task_id, &app.row.id, Some(&user.id))
+        .await;
     Ok(success())
 }
 

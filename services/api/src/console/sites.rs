@@ -191,7 +191,7 @@ async fn api_enable(state: AppState, req: Request<Body>) -> HandlerResult {
     state.store().set_app_api_enabled(&app.row.id, on).await?;
     state.forget_app(&app.row.id);
     // Keys of the app see the switch at once on this instance.
-    state.authenticator().forget_all();
+    state.revoke_all().await;
     let app = super::app_of(&state, &caller, &app.row.id).await?;
     Ok(ok(&app_detail_json(&state, &app).await?))
 }
@@ -238,6 +238,6 @@ async fn delete_key(state: AppState, req: Request<Body>) -> HandlerResult {
         return Err(ServiceError::not_found("API key not found").into());
     }
     // The key stops working at once on this instance.
-    state.authenticator().forget_all();
+    state.revoke_all().await;
     Ok(no_content())
 }

@@ -71,7 +71,7 @@ async fn account(state: AppState, req: Request<Body>) -> HandlerResult {
 async fn revoke_self(state: AppState, req: Request<Body>) -> HandlerResult {
     let ctx = token_guard(&req)?;
     state.store().revoke_token(&ctx.key_id).await?;
-    state.authenticator().forget_token_id(&ctx.key_id);
+    state.revoke_token(&ctx.key_id).await;
     Ok(body::json(StatusCode::OK, &json!({"status": "revoked"})))
 }
 

@@ -7,16 +7,16 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http::{header, HeaderValue, Method, Request};
 use serde_json::{json, Map, Value};
-use tokio::sync::broadcast::error::RecvError;
 use weir_layers::{body, sse, Body, Surface};
 
 use super::{app_guard, bearer, lenient_body, messages, unprocessable, Invalid};
 use crate::credentials::scopes;
 use crate::dsl::AppMode;
 use crate::error::ServiceError;
-use crate::events::{names, EventSender};
+use crate::events::EventSender;
 use crate::request::{path_param, query_pairs};
 use crate::service_api::{chat, workflows};
 use crate::state::AppState;
@@ -185,7 +185,7 @@ async fn run(state: AppState, req: Request<Body>) -> HandlerResult {
 async fn stop(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = app_guard(&state, &req).await?;
     let task_id = path_param(&req, "task_id");
-    state.tasks().stop_any(&task_id, &call.app.row.id);
+    state.tasks().stop_any(&task_id, &call.app.row.id).await;
     Ok(body::json(
         http::StatusCode::OK,
         &json!({"result": "success"}),
@@ -194,33 +194,16 @@ async fn stop(state: AppState, req: Request<Body>) -> HandlerResult {
 
 /// The `workflow_finished` event of a stored run.
 pub fn finished_frame(run: &WorkflowRunRow, session: Option<&str>) -> Bytes {
-    let outputs: Value = run
-        .outputs
-        .as_deref()
-        .and_then(|o| serde_json::from_str(o).ok())
-        .unwrap_or(json!({}));
-    let mut event = Map::new();
-    event.insert("event".into(), names::WORKFLOW_FINISHED.into());
-    if let Some(c) = &run.conversation_id {
-        event.insert("conversation_id".into(), c.clone().into());
-    }
-    if let Some(m) = &run.message_id {
-        event.insert("message_id".into(), m.clone().into());
-    }
-    event.insert("task_id".into(), run.id.clone().into());
-    event.insert("workflow_run_id".into(), run.id.clone().into());
-    event.insert(
-        "data".into(),
-        json!({
-            "id": run.id, "workflow_id": run.workflow_id, "status": run.status, "outputs": outputs,
-            "error": run.error, "elapsed_time": run.elapsed_time, "total_tokens": run.total_tokens,
-            "total_steps": run.total_steps,
-            "created_by": {"id": run.created_by_end_user_id, "user": session},
-            "created_at": run.created_at, "finished_at": run.finished_at,
-            "exceptions_count": run.exceptions_count, "files": [],
-        }),
-    );
-    sse::event_frame(&Value::Object(event))
+    sse::event_frame(&crate::runtime::runlog::finished_event(run, session))
+}
+
+/// The position a reconnecting client read up to (`Last-Event-ID`), 0 for none.
+fn last_event_id(req: &Request<Body>) -> u64 {
+    req.headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 async fn events(state: AppState, req: Request<Body>) -> HandlerResult {
@@ -244,31 +227,17 @@ async fn events(state: AppState, req: Request<Body>) -> HandlerResult {
         .filter(|r| r.created_by_end_user_id.as_deref() == Some(user.id.as_str()))
         .ok_or_else(not_found)?;
     let session = user.session_id.clone();
+    let after = last_event_id(&req);
     let (tx, body) = state.event_channel(Surface::OpenApi);
-    let live = (run.status == "running")
-        .then(|| state.run_hub().subscribe(&run.id))
-        .flatten();
     let limit = Duration::from_secs(state.settings().limits.max_execution_s.max(1));
     tokio::spawn(async move {
-        if run.status != "running" {
+        // A finished run answers with its last word, unless a client that was following it
+        // asks for the rest (its log outlives the run for a while).
+        if run.status != "running" && after == 0 {
             let _ = tx.send_frame(finished_frame(&run, Some(&session))).await;
             return;
         }
-        if let Some(mut rx) = live {
-            loop {
-                match rx.recv().await {
-                    Ok(event) => {
-                        let last = is_finished(&event);
-                        if tx.send_frame(sse::data_frame(&event)).await.is_err() || last {
-                            return;
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => break,
-                }
-            }
-        }
-        follow_until_finished(&state, tx, run, &session, limit).await;
+        replay_until_finished(&state, tx, run, &session, after, limit).await;
     });
     let mut res = sse::response(body);
     res.headers_mut()
@@ -284,23 +253,42 @@ fn is_finished(event: &[u8]) -> bool {
     event.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Waits (by polling the store) for a run to finish, then sends its `workflow_finished`.
-/// Used when the live stream ended before its last event reached this reader, or when no
-/// live stream of the run is at hand (a blocking run).
-async fn follow_until_finished(
+/// Replays a running run's log after position `after`, then follows it live, each event
+/// with its position as its SSE `id` (what a client sends back as `Last-Event-ID`). When
+/// the run has no log (a blocking run, or one whose first event is not written yet) or its
+/// log ends early, the store says how the run is doing; a finished run's last word is its
+/// stored `workflow_finished`.
+async fn replay_until_finished(
     state: &AppState,
     tx: EventSender,
     run: WorkflowRunRow,
     session: &str,
+    mut after: u64,
     limit: Duration,
 ) {
     let started = tokio::time::Instant::now();
     let mut current = run;
-    while current.status == "running" && started.elapsed() < limit {
-        if tx.is_closed() {
+    loop {
+        let mut log = state.coord().follow(&current.id, after);
+        while let Some(item) = log.next().await {
+            match item {
+                Ok((position, event)) => {
+                    after = position;
+                    let last = is_finished(&event);
+                    let frame = sse::data_frame_with_id(&event, position);
+                    if tx.send_frame(frame).await.is_err() || last {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, run_id = current.id, "a run's log cannot be read");
+                    break;
+                }
+            }
+        }
+        if tx.is_closed() || started.elapsed() >= limit {
             return;
         }
-        tokio::time::sleep(REPLAY_POLL).await;
         match state.store().run(&current.app_id, &current.id).await {
             Ok(Some(r)) => current = r,
             Ok(None) => return,
@@ -309,9 +297,11 @@ async fn follow_until_finished(
                 return;
             }
         }
-    }
-    if current.status != "running" {
-        let _ = tx.send_frame(finished_frame(&current, Some(session))).await;
+        if current.status != "running" {
+            let _ = tx.send_frame(finished_frame(&current, Some(session))).await;
+            return;
+        }
+        tokio::time::sleep(REPLAY_POLL).await;
     }
 }
 

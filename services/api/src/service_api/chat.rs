@@ -417,7 +417,10 @@ async fn stop(state: AppState, req: Request<Body>, completion: bool) -> HandlerR
     if !completion {
         crate::context::require_chat(&app)?;
     }
-    state.tasks().stop(&task_id, &app.row.id, Some(&user.id));
+    state
+        .tasks()
+        .stop(&task_id, &app.row.id, Some(&user.id))
+        .await;
     Ok(body::json(StatusCode::OK, &json!({"result": "success"})))
 }
 

@@ -164,7 +164,7 @@ fn run_data(turn_run: &str, wf: &str, s: &crate::engine::RunSummary) -> Value {
         "created_at": s.created_at, "finished_at": s.finished_at})
 }
 
-/// Starts a workflow-family run, streaming (its events also go to the run hub, for
+/// Starts a workflow-family run, streaming (its events also go to the run log, for
 /// re-attaching) or blocking.
 pub async fn start(
     state: AppState,
@@ -184,11 +184,12 @@ pub async fn start(
     let flag = guard.flag.clone();
     if stream {
         let (tx, body) = state.event_channel(surface);
-        let hub = state.run_hub().open(&turn.run_id);
+        let log =
+            crate::runtime::runlog::RunLog::open(state.coord(), &turn.run_id, &turn.app.row.id);
         let sink = StreamSink::new(
             std::sync::Arc::new(tx.clone()),
             turn.envelope.clone(),
-            Some(hub),
+            Some(log),
             turn.origin.simple,
         );
         let keys = turn.envelope.error_keys();
@@ -381,7 +382,7 @@ async fn stop(state: AppState, req: Request<Body>) -> HandlerResult {
     if app.mode != AppMode::Workflow {
         return Err(ServiceError::NotWorkflowApp.into());
     }
-    state.tasks().stop(&task_id, &app.row.id, None);
+    state.tasks().stop(&task_id, &app.row.id, None).await;
     Ok(body::json(StatusCode::OK, &json!({"result": "success"})))
 }
 

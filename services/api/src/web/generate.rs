@@ -128,7 +128,10 @@ async fn stop(
     let task_id = path_param(&req, "task_id");
     let (app, user) = visitor(&state, &req).await?;
     require(&app)?;
-    state.tasks().stop(&task_id, &app.row.id, Some(&user.id));
+    state
+        .tasks()
+        .stop(&task_id, &app.row.id, Some(&user.id))
+        .await;
     Ok(success())
 }
 
