@@ -136,3 +136,66 @@ async fn event_replay_reattaches_and_replays() {
         (422, Some("bool_parsing"))
     );
 }
+
+#[tokio::test]
+async fn the_service_api_reattaches_to_a_users_run_and_resumes_after_an_id() {
+    let upstream = FakeUpstream::start().await;
+    let server = start(&upstream, |_| {}).await;
+    let (_, key) = server.app_with_key("05-workflow-llm.yml").await;
+    let (_, chat_key) = server.app_with_key("01-chat-simple.yml").await;
+    upstream.push(Script::Slow(
+        "one two three four five six".into(),
+        Duration::from_millis(100),
+    ));
+    let res = server
+        .post(
+            &key,
+            "/v1/workflows/run",
+            json!({"inputs": {"text": "x", "sentences": "1"}, "response_mode": "streaming", "user": "ana"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let original = sse::events(&res.text().await.unwrap());
+    let run_id = original[0]["workflow_run_id"].as_str().unwrap().to_owned();
+    let events = format!("/v1/workflow/{run_id}/events");
+    // A finished run: its `workflow_finished` alone, as Dify answers.
+    let res = server.get(&key, &format!("{events}?user=ana")).await;
+    assert_eq!(res.status(), 200);
+    let last = sse::events(&res.text().await.unwrap());
+    assert_eq!(sse::names(&last), ["workflow_finished"]);
+    assert_eq!(last[0]["data"]["status"], "succeeded");
+    // A client that read two events gets the rest of the log, numbered.
+    let res = server
+        .client
+        .get(server.url(&format!("{events}?user=ana")))
+        .bearer_auth(&key)
+        .header("last-event-id", "2")
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert_eq!(sse::events(&text), original[2..].to_vec());
+    assert_eq!(sse::ids(&text)[0], 3);
+    // Another user's run, no user, an unknown run, a chat app.
+    let (status, body) = status_json(server.get(&key, &format!("{events}?user=bob")).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (status, body) = status_json(server.get(&key, &events).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_param")),
+        "{body}"
+    );
+    let unknown = format!("/v1/workflow/{}/events?user=ana", uuid::Uuid::new_v4());
+    assert_eq!(server.get(&key, &unknown).await.status(), 404);
+    let (status, body) =
+        status_json(server.get(&chat_key, &format!("{events}?user=ana")).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("not_workflow_app")),
+        "{body}"
+    );
+}

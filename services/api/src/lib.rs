@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod imports;
 pub mod openapi;
+pub mod replay;
 pub mod reply;
 pub mod request;
 pub mod service_api;

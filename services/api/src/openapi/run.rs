@@ -4,28 +4,19 @@
 //! `workflow_finished`). Runs go through the same runtime as the Service API, with the
 //! `/openapi/v1` error contract.
 
-use std::time::Duration;
-
-use bytes::Bytes;
-use futures_util::StreamExt;
-use http::{header, HeaderValue, Method, Request};
+use http::{Method, Request};
 use serde_json::{json, Map, Value};
-use weir_layers::{body, sse, Body, Surface};
+use weir_layers::{body, Body, Surface};
 
 use super::{app_guard, bearer, lenient_body, messages, unprocessable, Invalid};
 use crate::credentials::scopes;
 use crate::dsl::AppMode;
 use crate::error::ServiceError;
-use crate::events::EventSender;
 use crate::request::{path_param, query_pairs};
 use crate::service_api::{chat, workflows};
 use crate::state::AppState;
-use crate::store::WorkflowRunRow;
 use crate::util::canonical_uuid;
-use crate::{handler, HandlerResult, Route};
-
-/// How often event replay looks at a run that runs where no stream of it is at hand.
-pub const REPLAY_POLL: Duration = Duration::from_millis(200);
+use crate::{handler, replay, HandlerResult, Route};
 
 /// The routes of this module.
 pub fn routes(state: &AppState) -> Vec<Route> {
@@ -192,20 +183,6 @@ async fn stop(state: AppState, req: Request<Body>) -> HandlerResult {
     ))
 }
 
-/// The `workflow_finished` event of a stored run.
-pub fn finished_frame(run: &WorkflowRunRow, session: Option<&str>) -> Bytes {
-    sse::event_frame(&crate::runtime::runlog::finished_event(run, session))
-}
-
-/// The position a reconnecting client read up to (`Last-Event-ID`), 0 for none.
-fn last_event_id(req: &Request<Body>) -> u64 {
-    req.headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 async fn events(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = app_guard(&state, &req).await?;
     let pairs = query_pairs(&req);
@@ -226,83 +203,15 @@ async fn events(state: AppState, req: Request<Body>) -> HandlerResult {
         .await?
         .filter(|r| r.created_by_end_user_id.as_deref() == Some(user.id.as_str()))
         .ok_or_else(not_found)?;
+    let after = replay::last_event_id(&req);
     let session = user.session_id.clone();
-    let after = last_event_id(&req);
-    let (tx, body) = state.event_channel(Surface::OpenApi);
-    let limit = Duration::from_secs(state.settings().limits.max_execution_s.max(1));
-    tokio::spawn(async move {
-        // A finished run answers with its last word, unless a client that was following it
-        // asks for the rest (its log outlives the run for a while).
-        if run.status != "running" && after == 0 {
-            let _ = tx.send_frame(finished_frame(&run, Some(&session))).await;
-            return;
-        }
-        replay_until_finished(&state, tx, run, &session, after, limit).await;
-    });
-    let mut res = sse::response(body);
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    res.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
-    Ok(res)
-}
-
-/// Whether an event is a run's `workflow_finished`.
-fn is_finished(event: &[u8]) -> bool {
-    let needle = b"\"event\":\"workflow_finished\"";
-    event.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Replays a running run's log after position `after`, then follows it live, each event
-/// with its position as its SSE `id` (what a client sends back as `Last-Event-ID`). When
-/// the run has no log (a blocking run, or one whose first event is not written yet) or its
-/// log ends early, the store says how the run is doing; a finished run's last word is its
-/// stored `workflow_finished`.
-async fn replay_until_finished(
-    state: &AppState,
-    tx: EventSender,
-    run: WorkflowRunRow,
-    session: &str,
-    mut after: u64,
-    limit: Duration,
-) {
-    let started = tokio::time::Instant::now();
-    let mut current = run;
-    loop {
-        let mut log = state.coord().follow(&current.id, after);
-        while let Some(item) = log.next().await {
-            match item {
-                Ok((position, event)) => {
-                    after = position;
-                    let last = is_finished(&event);
-                    let frame = sse::data_frame_with_id(&event, position);
-                    if tx.send_frame(frame).await.is_err() || last {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, run_id = current.id, "a run's log cannot be read");
-                    break;
-                }
-            }
-        }
-        if tx.is_closed() || started.elapsed() >= limit {
-            return;
-        }
-        match state.store().run(&current.app_id, &current.id).await {
-            Ok(Some(r)) => current = r,
-            Ok(None) => return,
-            Err(e) => {
-                tx.fail(&e, Map::new()).await;
-                return;
-            }
-        }
-        if current.status != "running" {
-            let _ = tx.send_frame(finished_frame(&current, Some(session))).await;
-            return;
-        }
-        tokio::time::sleep(REPLAY_POLL).await;
-    }
+    Ok(replay::reattach(
+        state,
+        run,
+        session,
+        after,
+        Surface::OpenApi,
+    ))
 }
 
 #[cfg(test)]
@@ -338,13 +247,5 @@ mod tests {
         assert_eq!(b["query"], "");
         let w = runtime_body(RunRequest::default(), AppMode::Workflow);
         assert!(w.get("query").is_none() && w.get("auto_generate_name").is_none());
-    }
-
-    #[test]
-    fn finished_frames_are_recognised() {
-        assert!(is_finished(
-            b"data: {\"event\":\"workflow_finished\",\"x\":1}\n\n"
-        ));
-        assert!(!is_finished(b"data: {\"event\":\"node_finished\"}\n\n"));
     }
 }

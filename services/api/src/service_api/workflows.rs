@@ -59,6 +59,12 @@ pub fn routes(state: &AppState) -> Vec<Route> {
         ),
         Route::new(
             Method::GET,
+            "/v1/workflow/{workflow_run_id}/events",
+            APP_KEY,
+            handler(state, events),
+        ),
+        Route::new(
+            Method::GET,
             "/v1/workflows/logs",
             APP_KEY,
             handler(state, logs),
@@ -370,6 +376,34 @@ async fn detail(state: AppState, req: Request<Body>) -> HandlerResult {
         &json!({"id": r.id, "workflow_id": r.workflow_id, "status": r.status, "inputs": r.inputs, "outputs": outputs,
             "error": r.error, "total_steps": r.total_steps, "total_tokens": r.total_tokens, "created_at": r.created_at,
             "finished_at": r.finished_at, "elapsed_time": r.elapsed_time}),
+    ))
+}
+
+/// Re-attaches to a run of the key's app that `user` started (see [`crate::replay`]).
+async fn events(state: AppState, req: Request<Body>) -> HandlerResult {
+    let app = current_app(&state, &req).await?;
+    if !app.mode.is_workflow_based() {
+        return Err(ServiceError::NotWorkflowApp.into());
+    }
+    let q = query_pairs(&req);
+    let user = required_user(query_param(&q, "user"))?;
+    let user = crate::context::end_user(&state, &app, Some(&user)).await?;
+    let not_found = || ServiceError::not_found(messages::WORKFLOW_RUN_NOT_FOUND);
+    let id = canonical_uuid(&path_param(&req, "workflow_run_id")).ok_or_else(not_found)?;
+    let run = state
+        .store()
+        .run(&app.row.id, &id)
+        .await?
+        .filter(|r| r.created_by_end_user_id.as_deref() == Some(user.id.as_str()))
+        .ok_or_else(not_found)?;
+    let after = crate::replay::last_event_id(&req);
+    let session = user.session_id.clone();
+    Ok(crate::replay::reattach(
+        state,
+        run,
+        session,
+        after,
+        Surface::ServiceApi,
     ))
 }
 
