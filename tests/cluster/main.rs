@@ -8,6 +8,7 @@
 mod common;
 
 mod coordination;
+mod indexing;
 mod runs;
 
 use std::time::Duration;

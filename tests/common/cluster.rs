@@ -33,6 +33,7 @@ pub struct Cluster {
     pub prefix: String,
     dir: TempDir,
     env: Vec<(String, String)>,
+    shared_data: bool,
     /// A client.
     pub client: reqwest::Client,
 }
@@ -41,6 +42,16 @@ impl Cluster {
     /// `n` instances with these extra `WEIR_…` variables, or `None` (test skipped) without
     /// Postgres and Redis — a failure instead when `WEIR_REQUIRE_REDIS` is set.
     pub async fn start(n: usize, extra: &[(&str, &str)]) -> Option<Cluster> {
+        Self::start_with(n, extra, false).await
+    }
+
+    /// [`Cluster::start`]; with `shared_data`, every instance gets one `data_dir` (as on a
+    /// shared file system, the way uploads reach every instance until object storage).
+    pub async fn start_with(
+        n: usize,
+        extra: &[(&str, &str)],
+        shared_data: bool,
+    ) -> Option<Cluster> {
         let redis = std::env::var("WEIR_TEST_REDIS_URL").ok();
         if redis.is_none() {
             assert!(
@@ -72,6 +83,7 @@ impl Cluster {
             prefix,
             dir: TempDir::new(),
             env,
+            shared_data,
             client: reqwest::Client::new(),
         };
         for _ in 0..n {
@@ -88,12 +100,18 @@ impl Cluster {
             .local_addr()
             .unwrap()
             .port();
-        let data = self.dir.0.join(format!("node{index}"));
+        let own = self.dir.0.join(format!("node{index}"));
+        let data = if self.shared_data {
+            self.dir.0.join("shared")
+        } else {
+            own.clone()
+        };
         std::fs::create_dir_all(&data).unwrap();
-        let log = data.join("weir.log");
+        std::fs::create_dir_all(&own).unwrap();
+        let log = own.join("weir.log");
         let child = Command::new(env!("CARGO_BIN_EXE_weir"))
             .arg("serve")
-            .current_dir(&data)
+            .current_dir(&own)
             .env_remove("WEIR_CONFIG")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("WEIR_BIND", format!("127.0.0.1:{port}"))

@@ -301,6 +301,27 @@ pub trait KnowledgeRepo: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<DocumentRow>, BoxError>>;
     /// Documents left unfinished by an earlier run of the server.
     fn unfinished_documents(&self) -> BoxFuture<'_, Result<Vec<DocumentRow>, BoxError>>;
+    /// Unfinished documents no live claim holds at `now`, oldest first, at most `limit`.
+    fn unclaimed_documents(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> BoxFuture<'_, Result<Vec<DocumentRow>, BoxError>>;
+    /// Claims (or renews) a document for `instance` until `until`, unless another
+    /// instance's claim is live at `now`. True when claimed.
+    fn claim_document<'a>(
+        &'a self,
+        document_id: &'a str,
+        instance: &'a str,
+        now: i64,
+        until: i64,
+    ) -> BoxFuture<'a, Result<bool, BoxError>>;
+    /// Gives a claim back.
+    fn release_document<'a>(
+        &'a self,
+        document_id: &'a str,
+        instance: &'a str,
+    ) -> BoxFuture<'a, Result<(), BoxError>>;
     /// Saves a document (insert or update).
     fn save_document<'a>(&'a self, doc: &'a DocumentRow) -> BoxFuture<'a, Result<(), BoxError>>;
     /// Saves a document and replaces its chunks, atomically.

@@ -1,11 +1,18 @@
 //! The indexing pipeline, on the server's own task pool: a queue of documents, worked by a
 //! few tasks, each document going waiting → parsing → cleaning → splitting → indexing →
 //! completed | error. A document's chunks are replaced in one store call at the end, so a
-//! document interrupted at any point (a stop, a crash) is simply indexed again when the
-//! server starts: nothing is left half-indexed and no chunk is stored twice.
+//! document interrupted at any point (a stop, a crash) is simply indexed again: nothing is
+//! left half-indexed and no chunk is stored twice.
+//!
+//! Several instances may share the database: a worker first claims its document (a lease in
+//! the store, renewed while it works) and leaves it alone when another instance's claim is
+//! live, so each document is indexed once. Every instance sweeps for unfinished documents
+//! no live claim holds — at start, and every [`SWEEP_EVERY`] — which takes over the work
+//! of an instance that died.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -27,10 +34,19 @@ pub struct Job {
     pub document_id: String,
 }
 
+/// How long a claim on a document lasts unless renewed; its worker renews it every third.
+pub const CLAIM_TTL: Duration = Duration::from_secs(30);
+/// How often an instance looks for unfinished documents nobody works on.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
 /// The queue of documents to index.
 pub struct Queue {
     tx: mpsc::UnboundedSender<Job>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    /// Documents queued here and not yet done, with how many times (a sweep skips them).
+    queued: Mutex<HashMap<String, usize>>,
+    /// This instance, as its claims name it.
+    instance: String,
 }
 
 impl Queue {
@@ -40,15 +56,45 @@ impl Queue {
         Queue {
             tx,
             rx: Mutex::new(Some(rx)),
+            queued: Mutex::default(),
+            instance: uuid::Uuid::new_v4().to_string(),
         }
     }
 
     /// Queues a document.
     pub fn push(&self, dataset_id: &str, document_id: &str) {
+        *self
+            .queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(document_id.to_owned())
+            .or_default() += 1;
         let _ = self.tx.send(Job {
             dataset_id: dataset_id.to_owned(),
             document_id: document_id.to_owned(),
         });
+    }
+
+    /// Queues a document found by a sweep, unless it is queued here already.
+    fn push_unqueued(&self, dataset_id: &str, document_id: &str) {
+        let queued = self
+            .queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(document_id);
+        if !queued {
+            self.push(dataset_id, document_id);
+        }
+    }
+
+    fn done(&self, document_id: &str) {
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = queued.get_mut(document_id) {
+            *n -= 1;
+            if *n == 0 {
+                queued.remove(document_id);
+            }
+        }
     }
 }
 
@@ -70,17 +116,68 @@ pub async fn start(kb: Arc<Knowledge>) -> Result<(), BoxError> {
             loop {
                 let job = rx.lock().await.recv().await;
                 let Some(job) = job else { break };
-                if let Err(e) = index_document(&kb, &job).await {
+                if let Err(e) = claimed(&kb, &job).await {
                     tracing::error!(document = %job.document_id, error = %e, "indexing failed");
                 }
+                kb.queue.done(&job.document_id);
             }
         });
     }
-    for doc in kb.repo().unfinished_documents().await? {
+    sweep(&kb).await?;
+    let weak = Arc::downgrade(&kb);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            let Some(kb) = weak.upgrade() else { return };
+            if let Err(e) = sweep(&kb).await {
+                tracing::warn!(error = %e, "cannot look for documents to index");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Queues the unfinished documents no live claim holds (left by a stopped run of the
+/// server, or by another instance that died).
+async fn sweep(kb: &Knowledge) -> Result<(), BoxError> {
+    for doc in kb.repo().unclaimed_documents(now(), 100).await? {
         tracing::info!(document = %doc.id, status = %doc.indexing_status, "resuming indexing");
-        kb.queue.push(&doc.dataset_id, &doc.id);
+        kb.queue.push_unqueued(&doc.dataset_id, &doc.id);
     }
     Ok(())
+}
+
+/// Indexes a document if this instance can claim it, renewing the claim while it works.
+async fn claimed(kb: &Arc<Knowledge>, job: &Job) -> Result<(), BoxError> {
+    let instance = kb.queue.instance.clone();
+    let ttl = CLAIM_TTL.as_secs() as i64;
+    let repo = kb.repo();
+    if !repo
+        .claim_document(&job.document_id, &instance, now(), now() + ttl)
+        .await?
+    {
+        tracing::debug!(document = %job.document_id, "another instance indexes it");
+        return Ok(());
+    }
+    let renewal = {
+        let (kb, id, instance) = (kb.clone(), job.document_id.clone(), instance.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CLAIM_TTL / 3).await;
+                let renewed = kb
+                    .repo()
+                    .claim_document(&id, &instance, now(), now() + ttl)
+                    .await;
+                if let Err(e) = renewed {
+                    tracing::warn!(document = %id, error = %e, "cannot renew an indexing claim");
+                }
+            }
+        })
+    };
+    let result = index_document(kb, job).await;
+    renewal.abort();
+    repo.release_document(&job.document_id, &instance).await?;
+    result
 }
 
 /// The text of a document's source file.

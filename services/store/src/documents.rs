@@ -263,6 +263,57 @@ impl Store {
         Ok(rows.iter().map(document_row).collect::<sqlx::Result<_>>()?)
     }
 
+    /// Unfinished documents no live claim holds (unclaimed, or their claim ran out by
+    /// `now`), oldest first, at most `limit`.
+    pub async fn unclaimed_documents(&self, now: i64, limit: i64) -> Result<Vec<DocumentRow>> {
+        let columns = DOCUMENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("d.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns} FROM documents d LEFT JOIN indexing_claims c ON c.document_id = d.id \
+             WHERE d.indexing_status IN ('waiting', 'parsing', 'cleaning', 'splitting', 'indexing') \
+             AND (c.lease_until IS NULL OR c.lease_until < $1) ORDER BY d.created_at, d.position LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(document_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    /// Claims a document for `instance` until `until`, unless another instance's claim is
+    /// live at `now`; renews the claim when `instance` holds it. True when claimed.
+    pub async fn claim_document(
+        &self,
+        document_id: &str,
+        instance: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool> {
+        let changed = self
+            .apply(vec![Stmt::new(
+                "INSERT INTO indexing_claims (document_id, claimed_by, lease_until) VALUES ($1, $2, $3) \
+                 ON CONFLICT (document_id) DO UPDATE SET claimed_by = excluded.claimed_by, \
+                 lease_until = excluded.lease_until \
+                 WHERE indexing_claims.lease_until < $4 OR indexing_claims.claimed_by = $2",
+                crate::vals![document_id, instance, until, now],
+            )])
+            .await?;
+        Ok(changed.first().copied().unwrap_or(0) > 0)
+    }
+
+    /// Gives a claim back.
+    pub async fn release_document(&self, document_id: &str, instance: &str) -> Result<()> {
+        self.apply(vec![Stmt::new(
+            "DELETE FROM indexing_claims WHERE document_id = $1 AND claimed_by = $2",
+            crate::vals![document_id, instance],
+        )])
+        .await?;
+        Ok(())
+    }
+
     /// Segment and child-chunk counts of a document: (total excluding `re_segment`,
     /// completed).
     pub async fn segment_progress(&self, document_id: &str) -> Result<(i64, i64)> {

@@ -42,6 +42,44 @@ impl KnowledgeRepo for Store {
         Box::pin(async move { Store::unfinished_documents(self).await.map_err(boxed) })
     }
 
+    fn unclaimed_documents(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> BoxFuture<'_, Result<Vec<DocumentRow>, BoxError>> {
+        Box::pin(async move {
+            Store::unclaimed_documents(self, now, limit)
+                .await
+                .map_err(boxed)
+        })
+    }
+
+    fn claim_document<'a>(
+        &'a self,
+        document_id: &'a str,
+        instance: &'a str,
+        now: i64,
+        until: i64,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(async move {
+            Store::claim_document(self, document_id, instance, now, until)
+                .await
+                .map_err(boxed)
+        })
+    }
+
+    fn release_document<'a>(
+        &'a self,
+        document_id: &'a str,
+        instance: &'a str,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            Store::release_document(self, document_id, instance)
+                .await
+                .map_err(boxed)
+        })
+    }
+
     fn save_document<'a>(&'a self, doc: &'a DocumentRow) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move { Store::save_document(self, doc).await.map_err(boxed) })
     }

@@ -172,10 +172,10 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     let migrations = match backend {
         Backend::Sqlite => {
-            migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console")
+            migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console", 5 "0005_indexing_claims")
         }
         Backend::Postgres => {
-            migrations!("postgres": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console")
+            migrations!("postgres": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console", 5 "0005_indexing_claims")
         }
     };
     Migrator {
