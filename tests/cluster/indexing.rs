@@ -2,7 +2,7 @@ use super::*;
 
 /// A cluster whose provider serves an embedding model, with a dataset: (cluster, key, id).
 /// The instances share a `data_dir`, where document texts are kept.
-async fn with_dataset(n: usize) -> Option<(Cluster, String, String)> {
+pub async fn with_dataset(n: usize) -> Option<(Cluster, String, String)> {
     let extra = [(
         "WEIR_PROVIDERS__OPENAI__EMBEDDING_MODELS",
         "[\"text-embedding-3-small\"]",
@@ -23,7 +23,7 @@ async fn with_dataset(n: usize) -> Option<(Cluster, String, String)> {
     Some((c, key, id))
 }
 
-async fn add_doc(c: &Cluster, node: usize, key: &str, ds: &str, name: &str) -> String {
+pub async fn add_doc(c: &Cluster, node: usize, key: &str, ds: &str, name: &str) -> String {
     let res = post(c, node, key, &format!("/v1/datasets/{ds}/document/create-by-text"),
         json!({"name": name, "text": format!("{name} is a short document."), "indexing_technique": "high_quality",
             "process_rule": {"mode": "automatic"}})).await;
@@ -50,7 +50,7 @@ async fn statuses(c: &Cluster, node: usize, key: &str, ds: &str) -> Vec<Value> {
 }
 
 /// Waits until every document of the dataset is completed; their statuses otherwise.
-async fn all_completed(
+pub async fn all_completed(
     c: &Cluster,
     node: usize,
     key: &str,

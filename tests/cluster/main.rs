@@ -10,6 +10,7 @@ mod common;
 mod coordination;
 mod indexing;
 mod runs;
+mod vectors;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::rows::{
     ChildChunkRow, DatasetCounts, DatasetRow, DocumentRow, IndexedChunk, NewSegment, RuleRow,
-    SegmentRow, UploadFileRow,
+    SegmentRow, UploadFileRow, VectorHit,
 };
 use crate::{BoxError, BoxFuture};
 
@@ -358,6 +358,16 @@ pub trait KnowledgeRepo: Send + Sync {
         &'a self,
         dataset_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<IndexedChunk>, BoxError>>;
+    /// The `k` embedded chunks of a dataset's available documents nearest to `query`, best
+    /// first, limited to `documents` when given, when the database searches vectors itself
+    /// (pgvector); `Ok(None)` leaves the search to the in-process index.
+    fn nearest<'a>(
+        &'a self,
+        dataset_id: &'a str,
+        query: &'a [f32],
+        k: usize,
+        documents: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<Option<Vec<VectorHit>>, BoxError>>;
     /// Keywords of a dataset's available segments: (segment id, keywords).
     fn keyword_candidates<'a>(
         &'a self,

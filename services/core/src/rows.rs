@@ -256,6 +256,19 @@ pub struct IndexedChunk {
     pub embedding: Vec<f32>,
 }
 
+/// A chunk a vector search found: segment or child chunk, with its cosine similarity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VectorHit {
+    /// Segment or child chunk id.
+    pub id: String,
+    /// Its segment.
+    pub segment_id: String,
+    /// Its document.
+    pub document_id: String,
+    /// Cosine similarity to the query.
+    pub score: f32,
+}
+
 /// One node execution, as events and storage show it.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeRecord {

@@ -192,6 +192,41 @@ pub async fn with_index<T>(
     Ok(f(guard.as_ref().expect("loaded above")))
 }
 
+/// The `k` vectors of a dataset nearest to `q` among the documents `allow` admits (listed in
+/// `allowed` when filtered): searched by the database when it can (pgvector), by the
+/// in-process index otherwise.
+async fn nearest(
+    kb: &Knowledge,
+    dataset_id: &str,
+    q: &[f32],
+    k: usize,
+    allowed: Option<&HashSet<String>>,
+    allow: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<(Node, f32)>, BoxError> {
+    let documents: Option<Vec<String>> = allowed.map(|a| a.iter().cloned().collect());
+    if let Some(hits) = kb
+        .repo()
+        .nearest(dataset_id, q, k, documents.as_deref())
+        .await?
+    {
+        return Ok(hits
+            .into_iter()
+            .map(|h| {
+                let node = Node {
+                    id: h.id,
+                    segment_id: h.segment_id,
+                    document_id: h.document_id,
+                };
+                (node, h.score)
+            })
+            .collect());
+    }
+    with_index(kb, dataset_id, |index| {
+        index.search(q, k, false, &|n: &Node| allow(&n.document_id))
+    })
+    .await
+}
+
 /// Embeds a query with the dataset's embedding model.
 pub async fn embed_query(
     kb: &Knowledge,
@@ -258,10 +293,7 @@ pub async fn retrieve(
     let mut children: HashMap<String, Vec<(String, f64)>> = HashMap::new();
     if matches!(method, "semantic_search" | "hybrid_search") {
         let q = embed_query(kb, dataset, query).await?;
-        let hits = with_index(kb, &dataset.id, |index| {
-            index.search(&q, wide * 4, false, &|n: &Node| allow(&n.document_id))
-        })
-        .await?;
+        let hits = nearest(kb, &dataset.id, &q, wide * 4, allowed.as_ref(), &allow).await?;
         for (node, score) in hits {
             let score = f64::from(score);
             let best = semantic.entry(node.segment_id.clone()).or_insert(score);

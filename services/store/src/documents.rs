@@ -359,6 +359,7 @@ impl Store {
                 embedding.map(weir_core::rows::encode_vector), s.created_at, s.updated_at, s.indexing_at,
                 s.completed_at, s.disabled_at, s.stopped_at],
         )
+        .with_vector("segments", &s.id, embedding)
     }
 
     /// The statement that updates a segment (and its embedding when given).
@@ -392,7 +393,7 @@ impl Store {
                 format!("{base} WHERE id = $14")
             }
         };
-        Stmt::new(sql, params)
+        Stmt::new(sql, params).with_vector("segments", &s.id, embedding)
     }
 
     /// The statement that inserts a child chunk.
@@ -403,6 +404,7 @@ impl Store {
             crate::vals![&c.id, &c.segment_id, &c.document_id, &c.dataset_id, c.position, &c.content,
                 c.word_count, &c.kind, embedding.map(weir_core::rows::encode_vector), c.created_at, c.updated_at],
         )
+        .with_vector("child_chunks", &c.id, embedding)
     }
 
     /// The statement that deletes a chunk (its child chunks go with it).

@@ -4,7 +4,7 @@
 use weir_core::knowledge::{KeywordCandidate, KnowledgeRepo};
 use weir_core::rows::{
     ChildChunkRow, DatasetCounts, DatasetRow, DocumentRow, IndexedChunk, NewSegment, RuleRow,
-    SegmentRow, UploadFileRow,
+    SegmentRow, UploadFileRow, VectorHit,
 };
 use weir_core::{BoxError, BoxFuture};
 
@@ -148,6 +148,20 @@ impl KnowledgeRepo for Store {
     ) -> BoxFuture<'a, Result<Vec<IndexedChunk>, BoxError>> {
         Box::pin(async move {
             Store::indexable_vectors(self, dataset_id)
+                .await
+                .map_err(boxed)
+        })
+    }
+
+    fn nearest<'a>(
+        &'a self,
+        dataset_id: &'a str,
+        query: &'a [f32],
+        k: usize,
+        documents: Option<&'a [String]>,
+    ) -> BoxFuture<'a, Result<Option<Vec<VectorHit>>, BoxError>> {
+        Box::pin(async move {
+            Store::nearest(self, dataset_id, query, k, documents)
                 .await
                 .map_err(boxed)
         })

@@ -18,6 +18,7 @@ mod knowledge_repo;
 mod local_blobs;
 mod logs;
 mod messages;
+mod pgvector;
 mod query;
 mod retrieval;
 mod runs;
@@ -28,6 +29,7 @@ pub mod write;
 
 pub use local_blobs::LocalBlobs;
 pub use logs::{ConversationLog, FeedbackAuthor, LogFilter, MessageFeedback, StatMessage};
+pub use pgvector::{PgVectorMode, EF_SEARCH as PGVECTOR_EF_SEARCH, HNSW_MAX_DIMS};
 
 pub use accounts::{AccountRow, MembershipRow, NewAccount, ProfileChange};
 pub use apps::{AppFilter, AppRow, NewApp, NewWorkflow, WorkflowRow};
@@ -86,6 +88,9 @@ pub enum StoreError {
     /// A migration error.
     #[error(transparent)]
     Migrate(sqlx::migrate::MigrateError),
+    /// `[database] pgvector = "on"`, and the extension cannot be created.
+    #[error("[database] pgvector = \"on\" but the vector extension cannot be created: {0}")]
+    NoPgVector(String),
     /// The SQLite writer failed (the statement's error, or the writer is gone).
     #[error("database write failed: {0}")]
     Writer(String),
@@ -145,6 +150,8 @@ pub struct StoreOptions {
     pub acquire_timeout_s: u64,
     /// Writes a SQLite store queues before answering 503.
     pub write_queue: usize,
+    /// Whether Postgres keeps vectors in pgvector (`auto`, `on`, `off`).
+    pub pgvector: PgVectorMode,
 }
 
 impl Default for StoreOptions {
@@ -153,6 +160,7 @@ impl Default for StoreOptions {
             max_connections: POSTGRES_CONNECTIONS,
             acquire_timeout_s: 10,
             write_queue: 10_000,
+            pgvector: PgVectorMode::Auto,
         }
     }
 }
@@ -192,6 +200,7 @@ pub struct Store {
     pool: AnyPool,
     writer: Arc<Writer>,
     backend: Backend,
+    vectors: Arc<pgvector::Vectors>,
 }
 
 impl Store {
@@ -254,6 +263,7 @@ impl Store {
             pool,
             writer: Arc::new(writer),
             backend,
+            vectors: Default::default(),
         })
     }
 
@@ -266,6 +276,7 @@ impl Store {
     pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Store> {
         let store = Self::connect_with(url, options).await?;
         store.migrate().await?;
+        store.prepare_vectors(options.pgvector).await?;
         Ok(store)
     }
 
@@ -280,7 +291,11 @@ impl Store {
 
     /// Applies write statements atomically; returns the rows each changed.
     pub async fn apply(&self, stmts: Vec<write::Stmt>) -> Result<Vec<u64>> {
-        self.writer.apply(stmts).await
+        let asked = stmts.len();
+        let stmts = self.with_vectors(stmts).await?;
+        let mut changed = self.writer.apply(stmts).await?;
+        changed.truncate(asked);
+        Ok(changed)
     }
 
     /// The connection pool.

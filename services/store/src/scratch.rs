@@ -8,6 +8,9 @@ pub const POSTGRES_ENV: &str = "WEIR_TEST_POSTGRES_URL";
 /// Set (to anything) where skipping a Postgres test is a failure: CI sets it.
 pub const REQUIRE_POSTGRES_ENV: &str = "WEIR_REQUIRE_POSTGRES";
 
+/// Set where a Postgres without the pgvector extension is a failure: CI sets it.
+pub const REQUIRE_PGVECTOR_ENV: &str = "WEIR_REQUIRE_PGVECTOR";
+
 /// Whether Postgres tests can run. When they cannot, `test` says so loudly on stderr, and
 /// panics if [`REQUIRE_POSTGRES_ENV`] is set (a skip there would hide a failure).
 pub fn postgres_available(test: &str) -> bool {
@@ -84,6 +87,23 @@ impl ScratchDb {
             url,
             cleanup: Cleanup::Postgres { admin_url, name },
         })
+    }
+}
+
+impl ScratchDb {
+    /// Whether this database keeps vectors in pgvector. When it does not, `test` says so
+    /// loudly on stderr, and panics if [`REQUIRE_PGVECTOR_ENV`] is set.
+    pub fn pgvector(&self, test: &str) -> bool {
+        if self.store.vectors_in_database() {
+            return true;
+        }
+        let line =
+            format!("SKIPPED: {test} needs the pgvector extension in {POSTGRES_ENV}'s server");
+        if std::env::var_os(REQUIRE_PGVECTOR_ENV).is_some() {
+            panic!("{line} ({REQUIRE_PGVECTOR_ENV} is set, so a skip is a failure)");
+        }
+        eprintln!("\n*** {line} ***\n");
+        false
     }
 }
 

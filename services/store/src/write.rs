@@ -125,6 +125,19 @@ pub struct Stmt {
     pub sql: Cow<'static, str>,
     /// Values of `$1…$n`.
     pub params: Vec<Val>,
+    /// The embedding this statement stores, for a store that also keeps it in pgvector.
+    pub vector: Option<VectorWrite>,
+}
+
+/// An embedding a statement writes to `table`'s row `id` (see [`crate::pgvector`]).
+#[derive(Clone, Debug)]
+pub struct VectorWrite {
+    /// `segments` or `child_chunks`.
+    pub table: &'static str,
+    /// The row.
+    pub id: String,
+    /// The embedding.
+    pub values: Vec<f32>,
 }
 
 impl Stmt {
@@ -133,7 +146,18 @@ impl Stmt {
         Stmt {
             sql: sql.into(),
             params,
+            vector: None,
         }
+    }
+
+    /// This statement, noting that it stores `values` as the embedding of `table`'s row `id`.
+    pub fn with_vector(mut self, table: &'static str, id: &str, values: Option<&[f32]>) -> Stmt {
+        self.vector = values.map(|v| VectorWrite {
+            table,
+            id: id.to_owned(),
+            values: v.to_vec(),
+        });
+        self
     }
 }
 
