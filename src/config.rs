@@ -69,6 +69,8 @@ pub struct Config {
     pub layers: LayersConfig,
     /// Pool and write-queue sizes (`[database]`).
     pub database: weir_api::store::StoreOptions,
+    /// Where uploads' bytes live (`[storage]`).
+    pub storage: StorageConfig,
     /// What the domain reads.
     #[serde(flatten)]
     pub services: Settings,
@@ -86,9 +88,31 @@ impl Default for Config {
             metrics_bind: String::new(),
             layers: LayersConfig::default(),
             database: Default::default(),
+            storage: StorageConfig::default(),
             services: Settings::default(),
         }
     }
+}
+
+/// Where uploads' bytes live (`[storage]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StorageConfig {
+    /// `local` (the data directory, the default) or `s3`.
+    pub kind: StorageKind,
+    /// The bucket, with `kind = "s3"` (`[storage.s3]`).
+    pub s3: weir_s3::S3Settings,
+}
+
+/// A blob store kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Files in `data_dir`.
+    #[default]
+    Local,
+    /// An S3-compatible bucket.
+    S3,
 }
 
 /// A configuration that cannot be loaded.
@@ -154,6 +178,10 @@ impl Config {
                 ConfigError::Invalid(format!("limits.openapi_rate_limit_per_token: {e}"))
             })?;
         weir_api::net::Outbound::new(&config.services.network).map_err(ConfigError::Invalid)?;
+        if config.storage.kind == StorageKind::S3 {
+            weir_s3::S3Blobs::new(&config.storage.s3)
+                .map_err(|e| ConfigError::Invalid(format!("storage.s3: {e}")))?;
+        }
         if !config.redis_url.is_empty() {
             weir_redis::Redis::check_url(&config.redis_url)
                 .map_err(|e| ConfigError::Invalid(format!("redis_url: {e}")))?;

@@ -26,7 +26,7 @@ use weir_api::Route;
 use weir_layers::metrics::Metrics;
 use weir_layers::{body, Body, BoxError, HttpError, Surface};
 
-use crate::config::Config;
+use crate::config::{Config, StorageKind};
 use crate::router::{Resolution, RouteIndex, Router};
 use crate::stack::{HttpService, Stack};
 
@@ -45,6 +45,9 @@ pub enum ServeError {
     /// Redis is unavailable.
     #[error("redis: {0}")]
     Redis(#[from] weir_api::coordination::CoordError),
+    /// The blob store is unavailable.
+    #[error("storage.s3: {0}")]
+    Storage(String),
     /// The listener failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -55,17 +58,30 @@ pub enum ServeError {
     },
 }
 
-/// What this instance shares: Redis when `redis_url` is set, else its own memory.
+/// What this instance shares: Redis when `redis_url` is set, else its own memory; the
+/// bucket of `[storage]` when it names one, else the data directory.
 async fn shared_of(config: &Config) -> Result<Shared, ServeError> {
-    if config.redis_url.is_empty() {
-        return Ok(Shared::local());
+    let mut shared = if config.redis_url.is_empty() {
+        Shared::local()
+    } else {
+        let redis = weir_redis::Redis::connect(&config.redis_url, &config.redis_prefix).await?;
+        Shared {
+            coord: weir_redis::RedisCoordination::start(redis.clone()),
+            rates: Arc::new(weir_redis::RedisRateCounter::new(redis.clone())),
+            slots: Arc::new(weir_redis::RedisSlotStore::new(redis)),
+            blobs: None,
+        }
+    };
+    if config.storage.kind == StorageKind::S3 {
+        let bucket = weir_s3::S3Blobs::new(&config.storage.s3)
+            .map_err(|e| ServeError::Storage(e.to_string()))?;
+        bucket
+            .check()
+            .await
+            .map_err(|e| ServeError::Storage(e.to_string()))?;
+        shared.blobs = Some(Arc::new(bucket));
     }
-    let redis = weir_redis::Redis::connect(&config.redis_url, &config.redis_prefix).await?;
-    Ok(Shared {
-        coord: weir_redis::RedisCoordination::start(redis.clone()),
-        rates: Arc::new(weir_redis::RedisRateCounter::new(redis.clone())),
-        slots: Arc::new(weir_redis::RedisSlotStore::new(redis)),
-    })
+    Ok(shared)
 }
 
 /// Why a request matched no route, in request extensions for the dispatcher.

@@ -9,12 +9,13 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Each domain crate's tier: a crate may depend only on crates of a lower tier.
-const TIERS: [(&str, u8); 12] = [
+const TIERS: [(&str, u8); 13] = [
     ("weir-core", 0),
     ("weir-store", 1),
     ("weir-providers", 1),
     ("weir-sandbox", 1),
     ("weir-net", 1),
+    ("weir-s3", 1),
     ("weir-engine", 2),
     ("weir-knowledge", 2),
     ("weir-runtime", 3),

@@ -2,12 +2,14 @@
 //! instance running the task, app slots and rate limits count across instances, a revoked
 //! token is refused everywhere within a second, a pending import is confirmed anywhere, a
 //! run is replayed and followed from another instance, and a run whose instance is killed
-//! is failed and its readers released.
+//! is failed and its readers released, an upload to one is served by all (S3), and every
+//! instance retrieves what any indexed (pgvector).
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod coordination;
+mod files;
 mod indexing;
 mod runs;
 mod vectors;

@@ -46,7 +46,7 @@ impl Cluster {
     }
 
     /// [`Cluster::start`]; with `shared_data`, every instance gets one `data_dir` (as on a
-    /// shared file system, the way uploads reach every instance until object storage).
+    /// shared file system, the way uploads reach every instance without object storage).
     pub async fn start_with(
         n: usize,
         extra: &[(&str, &str)],

@@ -6,6 +6,7 @@ use std::sync::Weak;
 
 use futures_util::StreamExt;
 use std::sync::Arc;
+use weir_core::blob::BlobStore;
 use weir_core::coordination::{Coordination, Local, Notice};
 use weir_layers::concurrency::{MemorySlotStore, SlotStore};
 use weir_layers::rate_limit::{MemoryRateCounter, RateCounter};
@@ -38,6 +39,8 @@ pub struct Shared {
     pub rates: Arc<dyn RateCounter>,
     /// App slots (`app_max_active_requests`).
     pub slots: Arc<dyn SlotStore>,
+    /// Uploads' bytes; `None`: the data directory.
+    pub blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl Shared {
@@ -47,6 +50,7 @@ impl Shared {
             coord: Local::new(),
             rates: Arc::new(MemoryRateCounter::new()),
             slots: Arc::new(MemorySlotStore::new()),
+            blobs: None,
         }
     }
 }
@@ -91,12 +95,17 @@ impl AppState {
                 60,
                 std::time::Duration::from_secs(60),
             ));
+        let blobs = shared
+            .blobs
+            .clone()
+            .unwrap_or_else(|| Arc::new(crate::store::LocalBlobs::new(settings.data_dir.clone())));
         let runtime = Runtime::new(
             store.clone(),
             settings,
             Arc::new(UpstreamLatency(metrics.clone())),
             crate::error::describe,
             shared.coord.clone(),
+            blobs,
         );
         let authenticator = Authenticator::new(
             store,

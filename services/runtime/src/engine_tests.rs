@@ -28,6 +28,7 @@ async fn state() -> (Arc<Runtime>, ScratchDb) {
         ..Settings::default()
     };
     settings.code.timeout_s = 3;
+    let blobs = Arc::new(weir_store::LocalBlobs::new(settings.data_dir.clone()));
     (
         Runtime::new(
             db.store.clone(),
@@ -35,6 +36,7 @@ async fn state() -> (Arc<Runtime>, ScratchDb) {
             Arc::new(NoMetrics),
             describe,
             weir_core::coordination::Local::new(),
+            blobs,
         ),
         db,
     )

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use weir_core::coordination::Coordination;
 
+use weir_core::blob::BlobStore;
 use weir_core::model::UpstreamMetrics;
 use weir_core::settings::Settings;
 use weir_engine::RunEnv;
@@ -16,7 +17,7 @@ use weir_knowledge::{Describe, Knowledge};
 use weir_net::Outbound;
 use weir_providers::Providers;
 use weir_sandbox::CodeRunner;
-use weir_store::{EndUserRow, LocalBlobs, Store, StoreError};
+use weir_store::{EndUserRow, Store, StoreError};
 
 use crate::accounts::TokenSigner;
 use crate::apps::PendingImports;
@@ -39,7 +40,7 @@ pub struct Runtime {
     tools: Arc<ToolRegistry>,
     outbound: Outbound,
     knowledge: Arc<Knowledge>,
-    blobs: Arc<LocalBlobs>,
+    blobs: Arc<dyn BlobStore>,
     run_env: Arc<RunEnv>,
     tasks: Arc<TaskRegistry>,
     coord: Arc<dyn Coordination>,
@@ -61,6 +62,7 @@ impl Runtime {
         metrics: Arc<dyn UpstreamMetrics>,
         describe: Describe,
         coord: Arc<dyn Coordination>,
+        blobs: Arc<dyn BlobStore>,
     ) -> Arc<Runtime> {
         let outbound = Outbound::new(&settings.network).unwrap_or_else(|e| {
             // The config loader refuses such settings; a library caller gets the strict default.
@@ -70,7 +72,6 @@ impl Runtime {
         let providers = Arc::new(Providers::new(&settings.providers, metrics));
         let tools = Arc::new(ToolRegistry::new(&settings));
         let code = Arc::new(CodeRunner::new(&settings.code));
-        let blobs = Arc::new(LocalBlobs::new(settings.data_dir.clone()));
         let knowledge = Knowledge::new(
             Arc::new(store.clone()),
             providers.clone(),
@@ -148,7 +149,7 @@ impl Runtime {
     }
 
     /// Uploads' bytes.
-    pub fn blobs(&self) -> &LocalBlobs {
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
         &self.blobs
     }
 

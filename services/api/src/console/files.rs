@@ -73,7 +73,9 @@ async fn limits(state: AppState, _req: Request<Body>) -> HandlerResult {
 async fn upload_file(state: AppState, req: Request<Body>) -> HandlerResult {
     let caller = Caller::of(&req)?;
     let (part, _fields) = read_multipart(&state, req).await?.single_file()?;
-    let row = part.row(&caller.workspace_id, None, &caller.account_id);
+    let row = part
+        .keep(&state, &caller.workspace_id, None, &caller.account_id)
+        .await?;
     state.store().insert_upload_file(&row).await?;
     Ok(created(&upload_json(&state, &row)))
 }
@@ -92,10 +94,13 @@ async fn preview(state: AppState, req: Request<Body>) -> HandlerResult {
         .upload_file(&caller.workspace_id, &id)
         .await?
         .ok_or_else(|| ServiceError::FileNotFound("File not found.".into()))?;
-    let bytes = tokio::fs::read(state.settings().data_dir.join(&f.storage_key))
-        .await
-        .map_err(|_| ServiceError::FileNotFound("File not found.".into()))?;
-    let text = extract::extract_off_thread(bytes.into(), f.extension, f.mime_type)
+    let bytes = state
+        .runtime()
+        .blobs()
+        .read(&f.storage_key)
+        .await?
+        .ok_or_else(|| ServiceError::FileNotFound("File not found.".into()))?;
+    let text = extract::extract_off_thread(bytes, f.extension, f.mime_type)
         .await
         .map_err(|e| ServiceError::invalid(e.to_string()))?;
     let words: Vec<&str> = text.split_whitespace().take(PREVIEW_WORDS).collect();

@@ -88,9 +88,12 @@ pub(super) async fn download_zip(state: AppState, req: Request<Body>) -> Handler
         .ok_or_else(|| {
             KnowledgeError::not_found("Only uploaded-file documents can be downloaded as ZIP.")
         })?;
-        let bytes = tokio::fs::read(state.settings().data_dir.join(&file.storage_key))
-            .await
-            .map_err(|_| KnowledgeError::not_found("Uploaded file not found."))?;
+        let bytes = state
+            .runtime()
+            .blobs()
+            .read(&file.storage_key)
+            .await?
+            .ok_or_else(|| KnowledgeError::not_found("Uploaded file not found."))?;
         files.push((file.name, bytes));
     }
     let zipped = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {

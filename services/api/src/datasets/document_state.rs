@@ -121,7 +121,7 @@ pub(super) async fn delete(state: AppState, req: Request<Body>) -> HandlerResult
         Some(f) => store.upload_file(&doc.workspace_id, f).await?,
         None => None,
     } {
-        let _ = tokio::fs::remove_file(state.settings().data_dir.join(&file.storage_key)).await;
+        let _ = state.runtime().blobs().delete(&file.storage_key).await;
     }
     state.knowledge().indexes.invalidate(&call.dataset.id).await;
     Ok(no_content())

@@ -2,6 +2,7 @@
 //! text or file (the reads and status actions live in `document_state`, files in
 //! `document_files`).
 
+use bytes::Bytes;
 use http::{Method, Request};
 use rand::Rng;
 use serde_json::{json, Map, Value};
@@ -14,7 +15,7 @@ use super::document_state::{delete, detail, indexing_status, list, status_action
 use super::{dataset_gate, document_json, ok, opt_str, owner_id, DatasetCall, DATASET_KEY};
 use crate::knowledge::{messages, status, KnowledgeError};
 use crate::request::{json_object, path_param};
-use crate::service_api::files::{read_multipart, StoredPart};
+use crate::service_api::files::{read_multipart, StoredPart, UPLOADS};
 use crate::state::AppState;
 use crate::store::{DocumentRow, Store, UploadFileRow};
 use crate::util::{new_id, now};
@@ -156,24 +157,33 @@ async fn store_text(
     name: &str,
     text: &str,
 ) -> Result<UploadFileRow, BoxError> {
-    let dir = state.settings().data_dir.join("upload_files");
-    tokio::fs::create_dir_all(&dir).await?;
     let id = new_id();
-    let path = dir.join(&id);
-    tokio::fs::write(&path, text.as_bytes()).await?;
     let file_name = if name.contains('.') {
         name.to_owned()
     } else {
         format!("{name}.txt")
     };
-    Ok(StoredPart {
+    let row = UploadFileRow {
+        storage_key: format!("{UPLOADS}/{id}"),
         id,
+        workspace_id: workspace_id.to_owned(),
+        app_id: None,
+        extension: file_name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default(),
         name: file_name,
-        mime: "text/plain".into(),
-        size: text.len() as u64,
-        path,
-    }
-    .row(workspace_id, None, owner))
+        size: text.len() as i64,
+        mime_type: "text/plain".into(),
+        created_by: owner.to_owned(),
+        created_at: now(),
+    };
+    state
+        .runtime()
+        .blobs()
+        .put(&row.storage_key, Bytes::copy_from_slice(text.as_bytes()))
+        .await?;
+    Ok(row)
 }
 
 fn truncate_name(name: &str) -> String {
@@ -198,8 +208,7 @@ async fn create_document(
     let rule_id = match prepare(state, &mut d, &cfg, &doc_form).await {
         Ok(r) => r,
         Err(e) => {
-            let _ =
-                tokio::fs::remove_file(state.settings().data_dir.join(&source.storage_key)).await;
+            let _ = state.runtime().blobs().delete(&source.storage_key).await;
             return Err(e);
         }
     };
@@ -315,24 +324,22 @@ fn data_field(
 
 async fn create_by_file(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
+    // A refused part drops with its spool file.
     let (part, fields) = read_multipart(&state, req).await?.single_file()?;
-    let cfg = match data_field(&fields).and_then(|m| KnowledgeConfig::parse(&m)) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = std::fs::remove_file(&part.path);
-            return Err(e.into());
-        }
-    };
+    let cfg = data_field(&fields).and_then(|m| KnowledgeConfig::parse(&m))?;
     if !crate::knowledge::extract::SUPPORTED.contains(&part.extension().as_str()) {
-        let _ = std::fs::remove_file(&part.path);
         return Err(crate::error::ServiceError::UnsupportedFileType.into());
     }
-    if let Err(e) = check_container(&part).await {
-        let _ = std::fs::remove_file(&part.path);
-        return Err(e);
-    }
+    check_container(&part).await?;
     let name = truncate_name(&part.name);
-    let row = part.row(&call.dataset.workspace_id, None, &owner_id(&call.ctx));
+    let row = part
+        .keep(
+            &state,
+            &call.dataset.workspace_id,
+            None,
+            &owner_id(&call.ctx),
+        )
+        .await?;
     create_document(&state, call, name, row, cfg).await
 }
 
@@ -449,41 +456,27 @@ async fn update_by_file(state: AppState, req: Request<Body>) -> HandlerResult {
     let call = dataset_gate(&state, &req).await?;
     let id = path_param(&req, "document_id");
     let multipart = read_multipart(&state, req).await?;
+    // A refused part drops with its spool file.
     if multipart.file_parts > 1 {
-        if let Some(p) = &multipart.file {
-            let _ = std::fs::remove_file(&p.path);
-        }
         return Err(crate::error::ServiceError::TooManyFiles.into());
     }
-    let cleanup = |p: &Option<StoredPart>| {
-        if let Some(p) = p {
-            let _ = std::fs::remove_file(&p.path);
-        }
-    };
-    let cfg = match data_field(&multipart.fields).and_then(|m| KnowledgeConfig::parse(&m)) {
-        Ok(c) => c,
-        Err(e) => {
-            cleanup(&multipart.file);
-            return Err(e.into());
-        }
-    };
+    let cfg = data_field(&multipart.fields).and_then(|m| KnowledgeConfig::parse(&m))?;
     if let Some(part) = &multipart.file {
-        if let Err(e) = check_container(part).await {
-            cleanup(&multipart.file);
-            return Err(e);
-        }
+        check_container(part).await?;
     }
-    let doc = match available_document(&state, &call, &id).await {
-        Ok(d) => d,
-        Err(e) => {
-            cleanup(&multipart.file);
-            return Err(e);
-        }
-    };
+    let doc = available_document(&state, &call, &id).await?;
     let (name, source) = match multipart.file {
         Some(p) => (
             Some(p.name.clone()),
-            Some(p.row(&call.dataset.workspace_id, None, &owner_id(&call.ctx))),
+            Some(
+                p.keep(
+                    &state,
+                    &call.dataset.workspace_id,
+                    None,
+                    &owner_id(&call.ctx),
+                )
+                .await?,
+            ),
         ),
         None => (None, None),
     };

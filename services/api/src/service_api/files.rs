@@ -2,7 +2,6 @@
 //! files some message of the app references), and the signed `GET /files/{id}/file-preview`
 //! URLs handed out in responses.
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use http::{header, HeaderValue, Method, Request, StatusCode};
@@ -141,7 +140,8 @@ async fn upload_file(state: AppState, req: Request<Body>) -> HandlerResult {
     Ok(body::json(StatusCode::CREATED, &upload_json(&state, &row)))
 }
 
-/// A file part stored under the data directory, not yet recorded in the store.
+/// A file part received into a spool file under the data directory, not yet in the blob
+/// store nor recorded in the store; dropping it removes the spool file.
 #[derive(Debug)]
 pub struct StoredPart {
     /// Its id (and file name under `upload_files/`).
@@ -152,8 +152,14 @@ pub struct StoredPart {
     pub mime: String,
     /// Bytes.
     pub size: u64,
-    /// Where it is.
+    /// The spool file.
     pub path: std::path::PathBuf,
+}
+
+impl Drop for StoredPart {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 impl StoredPart {
@@ -165,22 +171,39 @@ impl StoredPart {
             .unwrap_or_default()
     }
 
-    /// The upload row of this part.
-    pub fn row(self, workspace_id: &str, app_id: Option<&str>, created_by: &str) -> UploadFileRow {
-        UploadFileRow {
+    /// Moves the part into the blob store; returns its upload row (not yet recorded).
+    pub async fn keep(
+        self,
+        state: &AppState,
+        workspace_id: &str,
+        app_id: Option<&str>,
+        created_by: &str,
+    ) -> Result<UploadFileRow, BoxError> {
+        let row = UploadFileRow {
             extension: self.extension(),
-            storage_key: format!("upload_files/{}", self.id),
-            id: self.id,
+            storage_key: format!("{UPLOADS}/{}", self.id),
+            id: self.id.clone(),
             workspace_id: workspace_id.to_owned(),
             app_id: app_id.map(str::to_owned),
-            name: self.name,
+            name: self.name.clone(),
             size: self.size as i64,
-            mime_type: self.mime,
+            mime_type: self.mime.clone(),
             created_by: created_by.to_owned(),
             created_at: now(),
-        }
+        };
+        state
+            .runtime()
+            .blobs()
+            .put_file(&row.storage_key, &self.path)
+            .await?;
+        Ok(row)
     }
 }
+
+/// The folder of uploads' storage keys.
+pub const UPLOADS: &str = "upload_files";
+/// The folder of the data directory where uploads are received before they are kept.
+const SPOOL: &str = "spool";
 
 /// A multipart body read: the one `file` part (stored), how many file parts came, and the
 /// text fields.
@@ -203,7 +226,6 @@ impl Multipart {
             return Err(ServiceError::NoFileUploaded.into());
         };
         if self.file_parts > 1 {
-            let _ = std::fs::remove_file(&file.path);
             return Err(ServiceError::TooManyFiles.into());
         }
         Ok((file, self.fields))
@@ -227,7 +249,7 @@ pub async fn read_multipart(state: &AppState, req: Request<Body>) -> Result<Mult
         file_parts: 0,
         fields: std::collections::HashMap::new(),
     };
-    let dir = state.settings().data_dir.join("upload_files");
+    let dir = state.settings().data_dir.join(SPOOL);
     tokio::fs::create_dir_all(&dir).await?;
     let result: Result<(), BoxError> = async {
         while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -279,12 +301,8 @@ pub async fn read_multipart(state: &AppState, req: Request<Body>) -> Result<Mult
         Ok(())
     }
     .await;
-    if let Err(e) = result {
-        if let Some(p) = &out.file {
-            let _ = std::fs::remove_file(&p.path);
-        }
-        return Err(e);
-    }
+    // On failure the part (if any) drops here, and its spool file with it.
+    result?;
     Ok(out)
 }
 
@@ -301,7 +319,9 @@ pub async fn receive(
         Some(u) => u,
         None => end_user(state, app, fields.get("user").map(String::as_str)).await?,
     };
-    let row = part.row(&app.row.workspace_id, Some(&app.row.id), &user.id);
+    let row = part
+        .keep(state, &app.row.workspace_id, Some(&app.row.id), &user.id)
+        .await?;
     state.store().insert_upload_file(&row).await?;
     Ok(row)
 }
@@ -379,12 +399,12 @@ async fn file_response(
     as_attachment: bool,
     range: Option<&HeaderValue>,
 ) -> HandlerResult {
-    let path = state.settings().data_dir.join(&f.storage_key);
-    let bytes = Bytes::from(
-        tokio::fs::read(&path)
-            .await
-            .map_err(|_| ServiceError::FileNotFound("The requested file was not found.".into()))?,
-    );
+    let bytes = state
+        .runtime()
+        .blobs()
+        .read(&f.storage_key)
+        .await?
+        .ok_or_else(|| ServiceError::FileNotFound("The requested file was not found.".into()))?;
     let len = bytes.len() as u64;
     let (status, body, content_range) = match byte_range(range, len) {
         None => (StatusCode::OK, bytes, None),

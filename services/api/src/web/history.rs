@@ -316,7 +316,9 @@ async fn unsave(state: AppState, req: Request<Body>) -> HandlerResult {
 async fn upload(state: AppState, req: Request<Body>) -> HandlerResult {
     let (app, user) = visitor(&state, &req).await?;
     let (part, _) = read_multipart(&state, req).await?.single_file()?;
-    let row = part.row(&app.row.workspace_id, Some(&app.row.id), &user.id);
+    let row = part
+        .keep(&state, &app.row.workspace_id, Some(&app.row.id), &user.id)
+        .await?;
     state.store().insert_upload_file(&row).await?;
     Ok(created(&upload_json(&state, &row)))
 }
