@@ -288,6 +288,8 @@ impl Server {
         }
         // Runs left running by an instance that stopped.
         weir_api::runtime::runlog::reap_orphans(self.state.runtime());
+        // Deletion of old records, when a retention is configured.
+        weir_api::runtime::retention::start(self.state.runtime());
         // Knowledge indexing workers, and documents a previous run left unfinished.
         if let Err(e) = weir_api::knowledge::indexer::start(self.state.knowledge().clone()).await {
             tracing::error!(error = %e, "the knowledge indexer did not start");

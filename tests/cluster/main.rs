@@ -11,6 +11,7 @@ mod common;
 mod coordination;
 mod files;
 mod indexing;
+mod retention;
 mod runs;
 mod vectors;
 

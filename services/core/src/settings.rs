@@ -181,6 +181,26 @@ impl Default for KnowledgeSettings {
     }
 }
 
+/// What is deleted when it grows old (`[retention]`); 0 keeps everything.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Workflow runs (and their node executions) older than this many days are deleted
+    /// (Dify's `WORKFLOW_LOG_RETENTION_DAYS`); 0 keeps them.
+    pub workflow_run_days: u32,
+    /// Seconds between two runs of the retention job.
+    pub every_s: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            workflow_run_days: 0,
+            every_s: 3600,
+        }
+    }
+}
+
 /// The domain's settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -215,6 +235,8 @@ pub struct Settings {
     pub service_api_url: String,
     /// The deployment label sent as `X-Env` (Dify's `DEPLOY_ENV`).
     pub deploy_env: String,
+    /// Retention of old records.
+    pub retention: RetentionSettings,
 }
 
 impl Default for Settings {
@@ -234,6 +256,7 @@ impl Default for Settings {
             app_web_url: String::new(),
             service_api_url: String::new(),
             deploy_env: "PRODUCTION".into(),
+            retention: RetentionSettings::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod loaded;
 pub mod moderation;
 pub mod naming;
 pub mod prompt;
+pub mod retention;
 pub mod runlog;
 pub mod secrets;
 pub mod service;

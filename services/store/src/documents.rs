@@ -283,27 +283,6 @@ impl Store {
         Ok(rows.iter().map(document_row).collect::<sqlx::Result<_>>()?)
     }
 
-    /// Claims a document for `instance` until `until`, unless another instance's claim is
-    /// live at `now`; renews the claim when `instance` holds it. True when claimed.
-    pub async fn claim_document(
-        &self,
-        document_id: &str,
-        instance: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool> {
-        let changed = self
-            .apply(vec![Stmt::new(
-                "INSERT INTO indexing_claims (document_id, claimed_by, lease_until) VALUES ($1, $2, $3) \
-                 ON CONFLICT (document_id) DO UPDATE SET claimed_by = excluded.claimed_by, \
-                 lease_until = excluded.lease_until \
-                 WHERE indexing_claims.lease_until < $4 OR indexing_claims.claimed_by = $2",
-                crate::vals![document_id, instance, until, now],
-            )])
-            .await?;
-        Ok(changed.first().copied().unwrap_or(0) > 0)
-    }
-
     /// Gives a claim back.
     pub async fn release_document(&self, document_id: &str, instance: &str) -> Result<()> {
         self.apply(vec![Stmt::new(

@@ -14,6 +14,7 @@ mod documents;
 mod end_users;
 mod feedback;
 mod files;
+mod jobs;
 mod knowledge_repo;
 mod local_blobs;
 mod logs;
@@ -180,10 +181,10 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     let migrations = match backend {
         Backend::Sqlite => {
-            migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console", 5 "0005_indexing_claims")
+            migrations!("sqlite": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console", 5 "0005_indexing_claims", 6 "0006_job_leases")
         }
         Backend::Postgres => {
-            migrations!("postgres": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console", 5 "0005_indexing_claims")
+            migrations!("postgres": 1 "0001_init", 2 "0002_knowledge", 3 "0003_unique_names", 4 "0004_console", 5 "0005_indexing_claims", 6 "0006_job_leases")
         }
     };
     Migrator {
