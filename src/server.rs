@@ -288,6 +288,10 @@ impl Server {
         }
         // Runs left running by an instance that stopped.
         weir_api::runtime::runlog::reap_orphans(self.state.runtime());
+        let swept = weir_api::service_api::files::sweep_spool(&self.config.services.data_dir);
+        if swept > 0 {
+            tracing::info!(count = swept, "removed uploads abandoned mid-way");
+        }
         // Deletion of old records, when a retention is configured.
         weir_api::runtime::retention::start(self.state.runtime());
         // Knowledge indexing workers, and documents a previous run left unfinished.

@@ -99,6 +99,18 @@ async fn files_upload_preview_and_vision() {
         (status, body["code"].as_str()),
         (400, Some("no_file_uploaded"))
     );
+    // Refused parts leave nothing behind; the kept one is in the data directory's store.
+    let listed = |dir: &str| -> Vec<String> {
+        std::fs::read_dir(server.config.services.data_dir.join(dir))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(listed("spool"), Vec::<String>::new());
+    assert_eq!(listed("upload_files"), [file["id"].as_str().unwrap()]);
 
     // Preview only once a message references it.
     let id = file["id"].as_str().unwrap();

@@ -204,6 +204,27 @@ impl StoredPart {
 pub const UPLOADS: &str = "upload_files";
 /// The folder of the data directory where uploads are received before they are kept.
 const SPOOL: &str = "spool";
+/// A spool file this old was left by an instance that stopped mid-upload.
+const SPOOL_ABANDONED: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes spool files that uploads left behind when their instance stopped (older than
+/// an hour, so that another instance sharing the folder keeps its uploads in flight).
+pub fn sweep_spool(data_dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(data_dir.join(SPOOL)) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > SPOOL_ABANDONED)
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
 
 /// A multipart body read: the one `file` part (stored), how many file parts came, and the
 /// text fields.
@@ -542,5 +563,19 @@ mod tests {
         assert_ne!(a, signature(b"k", "f", "2", "n"));
         assert_ne!(a, signature(b"j", "f", "1", "n"));
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn abandoned_spool_files_are_swept_and_fresh_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("weir-spool-{}", new_id()));
+        std::fs::create_dir_all(dir.join(SPOOL)).unwrap();
+        let old = std::fs::File::create(dir.join(SPOOL).join("old")).unwrap();
+        old.set_modified(std::time::SystemTime::now() - 2 * SPOOL_ABANDONED)
+            .unwrap();
+        std::fs::write(dir.join(SPOOL).join("fresh"), b"uploading").unwrap();
+        assert_eq!(sweep_spool(&dir), 1);
+        assert!(dir.join(SPOOL).join("fresh").exists());
+        assert_eq!(sweep_spool(&dir.join("absent")), 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
