@@ -171,9 +171,12 @@ async function walk() {
     apiKey = (await key.textContent()).trim()
     await page.screenshot({ path: path.join(artefacts, '09a-secret-key.png') })
     await page.getByRole('button', { name: 'OK', exact: true }).click()
-    const keys = page.getByRole('dialog', { name: 'API Secret key' })
+    // Both dialogs bear the same name: tell the new key's from the list by their text.
+    const dialog = page.getByRole('dialog', { name: 'API Secret key' })
+    await dialog.filter({ hasText: 'Keep this key' }).waitFor({ state: 'hidden' })
+    const keys = dialog.filter({ hasText: 'Create new Secret key' })
     await keys.locator('svg.cursor-pointer').first().click()
-    await keys.waitFor({ state: 'detached' })
+    await keys.waitFor({ state: 'hidden' })
   })
   await step('service-api-call', async () => {
     const res = await fetch(`${stack.api}/v1/chat-messages`, {
