@@ -141,3 +141,76 @@ async fn metadata_fields_values_and_filtered_retrieval() {
         .await;
     assert_eq!(fields["fields"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn pgvector_finds_a_small_datasets_chunks_beside_a_large_one() {
+    if !common::postgres_configured("pgvector retrieval") {
+        return;
+    }
+    let upstream = FakeUpstream::start().await;
+    let server = TestServer::start_with(options(&upstream, true)).await;
+    if !server.db.pgvector("pgvector retrieval") {
+        return;
+    }
+    let key = server.dataset_key().await;
+    // One HNSW index holds every dataset's vectors of a size: 1,200 chunks of a large dataset…
+    let big = create_dataset(&server, &key, "Filler", "high_quality").await;
+    let text: Vec<String> = (0..1200)
+        .map(|i| format!("filler line {i} of many"))
+        .collect();
+    let (_, batch) = add_text(
+        &server,
+        &key,
+        &big,
+        "filler",
+        &text.join("\n"),
+        custom_rule("\\n", 50),
+    )
+    .await;
+    wait_batch(&server, &key, &big, &batch).await;
+    // …and three of a small one, which a filtered graph search must still find.
+    let small = create_dataset(&server, &key, "Nature", "high_quality").await;
+    let text =
+        "Rivers flow to the sea.\n\nMountains rise above the clouds.\n\nDeserts are dry sand.";
+    let (_, batch) = add_text(
+        &server,
+        &key,
+        &small,
+        "nature",
+        text,
+        custom_rule("\\n\\n", 200),
+    )
+    .await;
+    wait_batch(&server, &key, &small, &batch).await;
+    let search = |ds: String, q: &'static str, k: u64| {
+        let (server, key) = (&server, &key);
+        async move {
+            let model = json!({"search_method": "semantic_search", "reranking_enable": false,
+                "top_k": k, "score_threshold_enabled": false});
+            let (status, body) = server
+                .call(
+                    key,
+                    "POST",
+                    &format!("/v1/datasets/{ds}/retrieve"),
+                    Some(json!({"query": q, "retrieval_model": model})),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["segment"]["content"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let hits = search(small.clone(), "mountains above the clouds", 3).await;
+    assert_eq!(hits.len(), 3, "{hits:?}");
+    assert_eq!(hits[0], "Mountains rise above the clouds.");
+    let hits = search(big.clone(), "filler line 7 of many", 4).await;
+    assert_eq!(hits.len(), 4, "{hits:?}");
+    assert!(
+        hits.iter().all(|h| h.starts_with("filler line")),
+        "{hits:?}"
+    );
+}

@@ -18,34 +18,22 @@ use weir_core::{BoxError, BoxFuture};
 
 /// Where the bucket is and how to reach it (`[storage.s3]`). Empty credentials fall back
 /// to the `AWS_*` environment variables (and the instance's role on AWS).
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct S3Settings {
     /// The bucket (it must exist).
     pub bucket: String,
     /// An S3-compatible endpoint (`http://minio:9000`); empty for AWS itself.
     pub endpoint: String,
-    /// The region.
+    /// The region (empty: `AWS_REGION`, else `us-east-1`).
     pub region: String,
     /// Access key id.
     pub access_key_id: String,
     /// Secret access key.
     pub secret_access_key: String,
-    /// Prepended to every key (`weir/`), so that deployments can share a bucket.
+    /// Prepended to every key, as a folder (`weir` and `weir/` alike), so that
+    /// deployments can share a bucket.
     pub prefix: String,
-}
-
-impl Default for S3Settings {
-    fn default() -> Self {
-        S3Settings {
-            bucket: String::new(),
-            endpoint: String::new(),
-            region: "us-east-1".into(),
-            access_key_id: String::new(),
-            secret_access_key: String::new(),
-            prefix: String::new(),
-        }
-    }
 }
 
 /// A bucket of blobs.
@@ -61,9 +49,10 @@ impl S3Blobs {
         if settings.bucket.is_empty() {
             return Err("[storage.s3] bucket is required".into());
         }
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(&settings.bucket)
-            .with_region(&settings.region);
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&settings.bucket);
+        if !settings.region.is_empty() {
+            builder = builder.with_region(&settings.region);
+        }
         if !settings.endpoint.is_empty() {
             builder = builder
                 .with_endpoint(&settings.endpoint)
@@ -74,9 +63,14 @@ impl S3Blobs {
                 .with_access_key_id(&settings.access_key_id)
                 .with_secret_access_key(&settings.secret_access_key);
         }
+        let prefix = settings.prefix.trim_matches('/');
         Ok(S3Blobs {
             store: Arc::new(builder.build()?),
-            prefix: settings.prefix.clone(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
         })
     }
 
@@ -183,7 +177,7 @@ mod tests {
         };
         let settings = moto.bucket("unit").await;
         let blobs = S3Blobs::new(&S3Settings {
-            prefix: "weir/".into(),
+            prefix: "weir".into(),
             ..settings
         })
         .unwrap();

@@ -18,6 +18,10 @@ use super::{Backend, Result, Stmt, Store, StoreError};
 
 /// The largest embedding pgvector's HNSW index takes; larger ones are scanned exactly.
 pub const HNSW_MAX_DIMS: usize = 2000;
+/// The largest embedding pgvector's `vector` type holds; larger ones stay in-process.
+pub const VECTOR_MAX_DIMS: usize = 16_000;
+/// The oldest pgvector with iterative index scans (filtered searches that keep `k` rows).
+const MIN_VERSION: (u32, u32) = (0, 8);
 /// Candidates an HNSW search keeps (`hnsw.ef_search`), as the in-process graph does.
 pub const EF_SEARCH: usize = 128;
 /// Rows a backfill batch converts.
@@ -47,13 +51,25 @@ pub(crate) struct Vectors {
     indexed: Mutex<HashSet<usize>>,
 }
 
-/// pgvector's text form of a vector, or `None` for one it refuses (empty, NaN, infinite).
+/// pgvector's text form of a vector, or `None` for one it refuses (empty, too long, NaN,
+/// infinite) or that has no direction to compare (all zeros).
 fn literal(values: &[f32]) -> Option<String> {
-    if values.is_empty() || !values.iter().all(|v| v.is_finite()) {
+    if values.is_empty()
+        || values.len() > VECTOR_MAX_DIMS
+        || !values.iter().all(|v| v.is_finite())
+        || values.iter().all(|v| *v == 0.0)
+    {
         return None;
     }
     let parts: Vec<String> = values.iter().map(f32::to_string).collect();
     Some(format!("[{}]", parts.join(",")))
+}
+
+/// Whether pgvector `version` (`0.8.6`) has what weir uses.
+fn supported(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let major_minor = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    major_minor >= MIN_VERSION
 }
 
 /// The statement that sets (or clears) the `vec` of a row.
@@ -82,6 +98,13 @@ impl Store {
         if self.backend != Backend::Postgres || mode == PgVectorMode::Off {
             return Ok(());
         }
+        let refuse = |why: String| {
+            if mode == PgVectorMode::On {
+                return Err(StoreError::NoPgVector(why));
+            }
+            tracing::info!(reason = %why, "pgvector is not used: each instance keeps its own vector index");
+            Ok(())
+        };
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(SCHEMA_LOCK)
@@ -91,33 +114,48 @@ impl Store {
             .execute(&mut *tx)
             .await
         {
-            if mode == PgVectorMode::On {
-                return Err(StoreError::NoPgVector(e.to_string()));
-            }
-            tracing::info!(error = %e, "pgvector is not available: each instance keeps its own vector index");
-            return Ok(());
+            return refuse(e.to_string());
+        }
+        let version: String =
+            sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                .fetch_one(&mut *tx)
+                .await?;
+        if !supported(&version) {
+            return refuse(format!(
+                "pgvector {version} is older than {}.{} (no iterative index scans)",
+                MIN_VERSION.0, MIN_VERSION.1
+            ));
         }
         for table in TABLES {
-            sqlx::query(&format!(
-                "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS vec vector"
-            ))
-            .execute(&mut *tx)
+            // ALTER TABLE locks the table even when the column exists: only when missing.
+            let has: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+                 AND table_name = $1 AND column_name = 'vec'",
+            )
+            .bind(table)
+            .fetch_one(&mut *tx)
             .await?;
+            if has == 0 {
+                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN vec vector"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
-        for table in TABLES {
-            self.backfill(table).await?;
-        }
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(indexname AS TEXT) FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename = 'segments' AND indexname LIKE 'segments_vec_%'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        self.indexed().extend(
+            names
+                .iter()
+                .filter_map(|n| n.strip_prefix("segments_vec_")?.parse::<usize>().ok()),
+        );
         let mut dims = HashSet::new();
         for table in TABLES {
-            for row in sqlx::query(&format!(
-                "SELECT DISTINCT CAST(vector_dims(vec) AS BIGINT) AS dims FROM {table} WHERE vec IS NOT NULL"
-            ))
-            .fetch_all(&self.pool)
-            .await?
-            {
-                dims.insert(row.try_get::<i64, _>("dims")? as usize);
-            }
+            dims.extend(self.backfill(table).await?);
         }
         for d in dims {
             self.ensure_vector_index(d).await?;
@@ -126,8 +164,9 @@ impl Store {
         Ok(())
     }
 
-    /// Fills `vec` for rows stored while pgvector was not in use.
-    async fn backfill(&self, table: &str) -> Result<()> {
+    /// Fills `vec` for rows stored while pgvector was not in use; the sizes it wrote.
+    async fn backfill(&self, table: &str) -> Result<HashSet<usize>> {
+        let mut dims = HashSet::new();
         let mut after = String::new();
         loop {
             let rows = sqlx::query(&format!(
@@ -138,7 +177,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
             let Some(last) = rows.last() else {
-                return Ok(());
+                return Ok(dims);
             };
             after = last.try_get("id")?;
             let mut stmts = Vec::with_capacity(rows.len());
@@ -147,6 +186,7 @@ impl Store {
                 let bytes: Vec<u8> = r.try_get("embedding")?;
                 let values = weir_core::rows::decode_vector(&bytes);
                 if literal(&values).is_some() {
+                    dims.insert(values.len());
                     stmts.push(set_vec(table, &id, &values));
                 }
             }
@@ -213,7 +253,7 @@ impl Store {
         k: usize,
         documents: Option<&[String]>,
     ) -> Result<Option<Vec<VectorHit>>> {
-        if !self.vectors_in_database() {
+        if !self.vectors_in_database() || query.len() > VECTOR_MAX_DIMS {
             return Ok(None);
         }
         let Some(q) = literal(query) else {
@@ -226,22 +266,37 @@ impl Store {
             ""
         };
         let docs = serde_json::to_string(&documents.unwrap_or_default()).unwrap_or_default();
-        let distance =
-            |col: &str| format!("(CAST({col} AS vector({d})) <=> CAST($2 AS vector({d})))");
-        let segments = format!(
-            "SELECT s.id, s.id AS segment_id, s.document_id, CAST(1 - {dist} AS DOUBLE PRECISION) AS score \
-             FROM segments s JOIN documents d ON d.id = s.document_id \
-             WHERE s.dataset_id = $1 AND {AVAILABLE} AND vector_dims(s.vec) = {d} \
-             AND d.doc_form <> 'hierarchical_model' {only} ORDER BY {dist} LIMIT $3",
-            dist = distance("s.vec"),
-        );
-        let children = format!(
-            "SELECT c.id, c.segment_id, c.document_id, CAST(1 - {dist} AS DOUBLE PRECISION) AS score \
-             FROM child_chunks c JOIN segments s ON s.id = c.segment_id JOIN documents d ON d.id = c.document_id \
-             WHERE c.dataset_id = $1 AND {AVAILABLE} AND vector_dims(c.vec) = {d} \
-             AND d.doc_form = 'hierarchical_model' {only} ORDER BY {dist} LIMIT $3",
-            dist = distance("c.vec"),
-        );
+        // Indexed: the column cast as the HNSW index's expression is. Exact: bare, so that
+        // the planner scans the dataset's rows instead.
+        let sql = |children: bool, indexed: bool| {
+            let col = if children { "c.vec" } else { "s.vec" };
+            let left = if indexed {
+                format!("CAST({col} AS vector({d}))")
+            } else {
+                col.to_owned()
+            };
+            let dist = format!("({left} <=> CAST($2 AS vector({d})))");
+            let (ids, from, form) = if children {
+                (
+                    "c.id, c.segment_id, c.document_id",
+                    "child_chunks c JOIN segments s ON s.id = c.segment_id \
+                     JOIN documents d ON d.id = c.document_id",
+                    "d.doc_form = 'hierarchical_model'",
+                )
+            } else {
+                (
+                    "s.id, s.id AS segment_id, s.document_id",
+                    "segments s JOIN documents d ON d.id = s.document_id",
+                    "d.doc_form <> 'hierarchical_model'",
+                )
+            };
+            format!(
+                "SELECT {ids}, CAST(1 - {dist} AS DOUBLE PRECISION) AS score FROM {from} \
+                 WHERE {col_ds} = $1 AND {AVAILABLE} AND vector_dims({col}) = {d} AND {form} {only} \
+                 ORDER BY {dist} LIMIT $3",
+                col_ds = if children { "c.dataset_id" } else { "s.dataset_id" },
+            )
+        };
         let mut tx = self.pool.begin().await?;
         // Keep scanning the graph until `k` rows pass the filters, in order.
         sqlx::query(&format!(
@@ -251,12 +306,22 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let mut hits = Vec::new();
-        for sql in [segments, children] {
-            let mut query = sqlx::query(&sql).bind(dataset_id).bind(&q).bind(k as i64);
-            if documents.is_some() {
-                query = query.bind(&docs);
+        for children in [false, true] {
+            let mut found = Vec::new();
+            for indexed in [true, false] {
+                let text = sql(children, indexed);
+                let mut query = sqlx::query(&text).bind(dataset_id).bind(&q).bind(k as i64);
+                if documents.is_some() {
+                    query = query.bind(&docs);
+                }
+                found = query.fetch_all(&mut *tx).await?;
+                // The graph's scan has a bound (`hnsw.max_scan_tuples`): when a small dataset in
+                // a large index comes back short, scan its rows exactly.
+                if found.len() >= k {
+                    break;
+                }
             }
-            for r in query.fetch_all(&mut *tx).await? {
+            for r in found {
                 hits.push(VectorHit {
                     id: r.try_get("id")?,
                     segment_id: r.try_get("segment_id")?,
@@ -285,5 +350,17 @@ mod tests {
         assert_eq!(literal(&[]), None);
         assert_eq!(literal(&[1.0, f32::NAN]), None);
         assert_eq!(literal(&[f32::INFINITY]), None);
+        assert_eq!(literal(&[0.0, 0.0]), None);
+        assert_eq!(literal(&vec![1.0; VECTOR_MAX_DIMS + 1]), None);
+        assert!(literal(&vec![1.0; VECTOR_MAX_DIMS]).is_some());
+    }
+
+    #[test]
+    fn versions_before_iterative_scans_are_not_used() {
+        assert!(supported("0.8.6"));
+        assert!(supported("0.10.0"));
+        assert!(supported("1.0"));
+        assert!(!supported("0.7.4"));
+        assert!(!supported("0.5.1"));
     }
 }
