@@ -123,6 +123,27 @@ fn contents(segs: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The records of a `POST …/retrieve` for `query` with `model` (answered 200, echoing it).
+async fn retrieve_records(
+    server: &TestServer,
+    key: &str,
+    ds: &str,
+    query: &str,
+    model: Value,
+) -> Vec<Value> {
+    let (status, body) = server
+        .call(
+            key,
+            "POST",
+            &format!("/v1/datasets/{ds}/retrieve"),
+            Some(json!({"query": query, "retrieval_model": model})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["query"]["content"], query);
+    body["records"].as_array().unwrap().clone()
+}
+
 async fn retrieval_methods(postgres: bool) {
     let upstream = FakeUpstream::start().await;
     let server = TestServer::start_with(options(&upstream, postgres)).await;
@@ -144,19 +165,8 @@ async fn retrieval_methods(postgres: bool) {
     let retrieve = |q: &str, model: Value| {
         let (server, key, ds, q) = (&server, &key, &ds, q.to_owned());
         async move {
-            let (status, body) = server
-                .call(
-                    key,
-                    "POST",
-                    &format!("/v1/datasets/{ds}/retrieve"),
-                    Some(json!({"query": q, "retrieval_model": model})),
-                )
-                .await;
-            assert_eq!(status, 200, "{body}");
-            assert_eq!(body["query"]["content"], q.as_str());
-            body["records"]
-                .as_array()
-                .unwrap()
+            retrieve_records(server, key, ds, &q, model)
+                .await
                 .iter()
                 .map(|r| {
                     (

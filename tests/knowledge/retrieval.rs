@@ -187,18 +187,8 @@ async fn pgvector_finds_a_small_datasets_chunks_beside_a_large_one() {
         async move {
             let model = json!({"search_method": "semantic_search", "reranking_enable": false,
                 "top_k": k, "score_threshold_enabled": false});
-            let (status, body) = server
-                .call(
-                    key,
-                    "POST",
-                    &format!("/v1/datasets/{ds}/retrieve"),
-                    Some(json!({"query": q, "retrieval_model": model})),
-                )
-                .await;
-            assert_eq!(status, 200, "{body}");
-            body["records"]
-                .as_array()
-                .unwrap()
+            retrieve_records(server, key, &ds, q, model)
+                .await
                 .iter()
                 .map(|r| r["segment"]["content"].as_str().unwrap().to_owned())
                 .collect::<Vec<_>>()

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::{Backend, Result, Stmt, Store};
 
-/// A table of leases: its name, key column, and an extra condition a claim needs.
+/// A table of leases: its name and key column.
 struct Leases {
     table: &'static str,
     key: &'static str,

@@ -30,7 +30,7 @@ pub mod write;
 
 pub use local_blobs::LocalBlobs;
 pub use logs::{ConversationLog, FeedbackAuthor, LogFilter, MessageFeedback, StatMessage};
-pub use pgvector::{PgVectorMode, EF_SEARCH as PGVECTOR_EF_SEARCH, HNSW_MAX_DIMS};
+pub use pgvector::PgVectorMode;
 
 pub use accounts::{AccountRow, MembershipRow, NewAccount, ProfileChange};
 pub use apps::{AppFilter, AppRow, NewApp, NewWorkflow, WorkflowRow};
